@@ -1,0 +1,43 @@
+"""Where faceorganizer keeps its files: the platform's data, cache and config folders.
+
+``FACEORGANIZER_DATA_DIR`` and ``FACEORGANIZER_CACHE_DIR`` override the platform
+folders (tests and portable installs use them).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from faceorganizer import APP_NAME
+
+LIBRARY_FILENAME = "library.sqlite"
+
+
+def data_dir() -> Path:
+    """The user's data folder for faceorganizer (libraries live here by default)."""
+    override = os.environ.get("FACEORGANIZER_DATA_DIR")
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """The user's cache folder: converted weights, thumbnails. Safe to delete."""
+    override = os.environ.get("FACEORGANIZER_CACHE_DIR")
+    return Path(override) if override else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def default_library() -> Path:
+    """The library used when none is named."""
+    return data_dir() / LIBRARY_FILENAME
+
+
+def weights_dir() -> Path:
+    """Converted model weights, made once from the downloaded original."""
+    return cache_dir() / "weights"
+
+
+def absolute(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute and normalised (``..`` removed), symlinks kept as given."""
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
