@@ -1,0 +1,1 @@
+"""Face models: MTCNN detection and FaceNet embedding behind small interfaces."""
