@@ -1,0 +1,81 @@
+"""From a photo's bytes to its faces: decode, detect on a reduced copy, crop at 160 px.
+
+Crops are never cut from the reduced detection copy. Each is cut from a decode
+that holds the face at no fewer pixels than the 160 px crop needs (for a large
+face, a JPEG's DCT-scaled decode; for a small one, the full-resolution image),
+so the crop is always a downscale of the photo's own pixels, never an upscale
+of a reduced copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from faceorganizer.imaging import PhotoInfo, decode_at_scale, decode_for_detection
+from faceorganizer.models.base import CROP_SIZE, Detection, FaceDetector
+from faceorganizer.settings import ScanSettings
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """A detected face in the photo's displayed pixels, and its 160x160 RGB crop."""
+
+    detection: Detection
+    crop: np.ndarray
+
+
+@dataclass(frozen=True)
+class AnalyzedPhoto:
+    info: PhotoInfo
+    faces: list[FoundFace]
+
+
+def crop_box(box: tuple[float, float, float, float], margin: int, width: int,
+             height: int) -> tuple[int, int, int, int]:
+    """facenet-pytorch's crop: ``margin`` pixels of the 160 px output around the box."""
+    x1, y1, x2, y2 = box
+    mx = margin * (x2 - x1) / (CROP_SIZE - margin)
+    my = margin * (y2 - y1) / (CROP_SIZE - margin)
+    return (int(max(x1 - mx / 2, 0)), int(max(y1 - my / 2, 0)),
+            int(min(x2 + mx / 2, width)), int(min(y2 + my / 2, height)))
+
+
+def cut(source: Image.Image, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The crop ``box`` (photo pixels) from ``source`` (``scale`` px per photo px), 160x160."""
+    region = tuple(int(round(v * scale)) for v in box)
+    x1, y1, x2, y2 = region
+    if x2 <= x1 or y2 <= y1:
+        x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
+    face = source.crop((x1, y1, x2, y2)).resize((CROP_SIZE, CROP_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(face, dtype=np.uint8)
+
+
+def analyze(data: bytes, detector: FaceDetector, settings: ScanSettings) -> AnalyzedPhoto:
+    """Find the faces in a photo. Raises :class:`~faceorganizer.imaging.ImageError`."""
+    decoded = decode_for_detection(data, detection_size=settings.detection_size,
+                                   max_megapixels=settings.max_megapixels)
+    info = decoded.info
+    to_photo = 1.0 / decoded.detection_scale
+    detections = [
+        d.scaled(to_photo)
+        for d in detector.detect(decoded.detection,
+                                 min_face_size=settings.min_face_size * decoded.detection_scale)
+    ]
+    detections = [d for d in detections
+                  if d.probability >= settings.min_probability
+                  and min(d.width, d.height) >= settings.min_face_size]
+    if not detections:
+        return AnalyzedPhoto(info=info, faces=[])
+
+    boxes = [crop_box(d.box, settings.margin, info.width, info.height) for d in detections]
+    smallest = min(min(b[2] - b[0], b[3] - b[1]) for b in boxes)
+    needed = min(1.0, CROP_SIZE / max(smallest, 1))
+    source, scale = decoded.source, decoded.source_scale
+    if scale < needed * 0.999:
+        source, scale = decode_at_scale(data, info, needed, settings.max_megapixels)
+    faces = [FoundFace(detection=d, crop=cut(source, scale, b))
+             for d, b in zip(detections, boxes, strict=True)]
+    return AnalyzedPhoto(info=info, faces=faces)
