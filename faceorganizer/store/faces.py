@@ -1,0 +1,84 @@
+"""Face rows: writing a photo's detected faces (keeping ids across re-detection) and listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from faceorganizer.models.base import Detection
+from faceorganizer.store.schema import Face, Photo
+
+# A re-detected face that overlaps an old one this much is the same face: it keeps
+# its id (and so, later, its person and the user's decisions about it).
+SAME_FACE_IOU = 0.5
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _fill(face: Face, detection: Detection, embedding: np.ndarray, model_id: str) -> None:
+    face.x1, face.y1, face.x2, face.y2 = (float(v) for v in detection.box)
+    face.landmarks = [float(v) for point in detection.landmarks for v in point]
+    face.probability = float(detection.probability)
+    face.embedding = np.asarray(embedding, dtype=np.float32)
+    face.embedding_model = model_id
+
+
+def set_faces(session: Session, photo: Photo, detections: Sequence[Detection],
+              embeddings: np.ndarray, model_id: str) -> int:
+    """Make ``photo``'s faces these; old faces that overlap a new one keep their ids.
+
+    Returns how many faces were new.
+    """
+    old = list(photo.faces)
+    pairs = sorted(((iou(f.box, d.box), i, j) for i, f in enumerate(old)
+                    for j, d in enumerate(detections)), reverse=True)
+    matched_old: set[int] = set()
+    matched_new: dict[int, Face] = {}
+    for overlap, i, j in pairs:
+        if overlap < SAME_FACE_IOU:
+            break
+        if i not in matched_old and j not in matched_new:
+            matched_old.add(i)
+            matched_new[j] = old[i]
+    for i, face in enumerate(old):
+        if i not in matched_old:
+            photo.faces.remove(face)
+            session.delete(face)
+    added = 0
+    for j, detection in enumerate(detections):
+        face = matched_new.get(j)
+        if face is None:
+            face = Face()
+            photo.faces.append(face)
+            added += 1
+        _fill(face, detection, embeddings[j], model_id)
+    return added
+
+
+@dataclass(frozen=True)
+class FaceRow:
+    id: int
+    photo: str
+    box: tuple[float, float, float, float]
+    probability: float
+    person: int | None
+
+
+def list_faces(session: Session) -> list[FaceRow]:
+    rows = session.execute(
+        select(Face.id, Photo.path, Face.x1, Face.y1, Face.x2, Face.y2, Face.probability,
+               Face.person_id).join(Photo, Face.photo_id == Photo.id).order_by(Photo.path, Face.id))
+    return [FaceRow(r.id, r.path, (r.x1, r.y1, r.x2, r.y2), r.probability, r.person_id)
+            for r in rows]

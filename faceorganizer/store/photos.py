@@ -1,0 +1,81 @@
+"""Photo rows: what a scan needs to know about known files, listing, and purging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from faceorganizer.store.roots import under_prefix
+from faceorganizer.store.schema import PHOTO_MISSING, Face, Photo
+
+
+@dataclass(frozen=True)
+class KnownPhoto:
+    """What the scanner compares a file against."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    status: str
+
+
+def photos_under(session: Session, folder: str) -> dict[str, KnownPhoto]:
+    """Every photo row inside ``folder``, by path."""
+    rows = session.execute(
+        select(Photo.path, Photo.id, Photo.size, Photo.mtime_ns, Photo.content_hash, Photo.status)
+        .where(under_prefix(Photo.path, folder)))
+    return {r.path: KnownPhoto(r.id, r.size, r.mtime_ns, r.content_hash, r.status) for r in rows}
+
+
+def missing_by_hash(session: Session) -> dict[str, list[int]]:
+    """Photos already marked missing, by content hash: where moved files may have gone."""
+    found: dict[str, list[int]] = {}
+    rows = session.execute(select(Photo.content_hash, Photo.id)
+                           .where(Photo.status == PHOTO_MISSING, Photo.content_hash.is_not(None)))
+    for content_hash, photo_id in rows:
+        found.setdefault(content_hash, []).append(photo_id)
+    return found
+
+
+def mark_missing(session: Session, ids: list[int]) -> None:
+    for start in range(0, len(ids), 500):
+        session.execute(update(Photo).where(Photo.id.in_(ids[start:start + 500]))
+                        .values(status=PHOTO_MISSING))
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    id: int
+    path: str
+    status: str
+    error: str | None
+    faces: int
+
+
+def list_photos(session: Session) -> list[PhotoRow]:
+    """All photos with their face counts, by path."""
+    counts = (select(Face.photo_id, func.count(Face.id).label("n"))
+              .group_by(Face.photo_id).subquery())
+    rows = session.execute(
+        select(Photo.id, Photo.path, Photo.status, Photo.error, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.photo_id == Photo.id).order_by(Photo.path))
+    return [PhotoRow(*row) for row in rows]
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Photo.status, func.count()).group_by(Photo.status))
+    return {status: count for status, count in rows}
+
+
+def purge_missing(session: Session) -> tuple[int, int]:
+    """Delete photos marked missing and their faces; (photos, faces) deleted."""
+    ids = list(session.scalars(select(Photo.id).where(Photo.status == PHOTO_MISSING)))
+    faces = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        faces += session.execute(delete(Face).where(Face.photo_id.in_(chunk))).rowcount or 0
+        session.execute(delete(Photo).where(Photo.id.in_(chunk)))
+    return len(ids), faces

@@ -1,0 +1,42 @@
+"""Scan roots: the folders a user has added to the library."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from faceorganizer.store.schema import Photo, Root
+
+
+def is_within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (plain string paths, absolute)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def under_prefix(column, folder: str):  # type: ignore[no-untyped-def]
+    """An index-friendly SQL condition: ``column`` is a path inside ``folder``."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    return (column >= prefix) & (column < prefix[:-1] + chr(ord(os.sep) + 1))
+
+
+def ensure_root(session: Session, folder: str) -> Root:
+    """The root that holds ``folder``; a new one if none does (taking over roots inside it)."""
+    roots = session.scalars(select(Root)).all()
+    for root in roots:
+        if is_within(folder, root.path):
+            return root
+    root = Root(path=folder)
+    session.add(root)
+    session.flush()
+    for inner in roots:
+        if is_within(inner.path, folder):
+            session.execute(update(Photo).where(Photo.root_id == inner.id).values(root_id=root.id))
+            session.delete(inner)
+    session.flush()
+    return root
+
+
+def list_roots(session: Session) -> list[Root]:
+    return list(session.scalars(select(Root).order_by(Root.path)))

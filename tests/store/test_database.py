@@ -1,0 +1,164 @@
+"""Opening libraries: creation, WAL, refusing newer or foreign files, migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select, text
+
+from faceorganizer.store import Library, LibraryError, LibraryTooNewError, migrations
+from faceorganizer.store.schema import Face, Photo
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_library_is_wal_with_version_and_id(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "library.sqlite"
+    with Library(path) as library:
+        assert library.schema_version == migrations.SCHEMA_VERSION
+        with library.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+            assert conn.execute(text("PRAGMA application_id")).scalar_one() == migrations.APPLICATION_ID
+
+
+def test_embeddings_round_trip_as_float32(library: Library) -> None:
+    vector = np.random.default_rng(1).normal(size=512).astype(np.float32)
+    with library.session() as session:
+        photo = Photo(path="/p/a.jpg", size=1, mtime_ns=1, status="ok")
+        session.add(photo)
+        session.flush()
+        session.add(Face(photo_id=photo.id, x1=1, y1=2, x2=3, y2=4, landmarks=[0.0] * 10,
+                         probability=0.99, embedding=vector, embedding_model="m"))
+    with library.reader() as session:
+        face = session.scalars(select(Face)).one()
+        assert face.embedding.dtype == np.float32
+        np.testing.assert_array_equal(face.embedding, vector)
+        raw = session.execute(text("SELECT length(embedding) FROM faces")).scalar_one()
+        assert raw == 512 * 4
+
+
+def test_a_session_that_fails_writes_nothing(library: Library) -> None:
+    with pytest.raises(RuntimeError), library.session() as session:
+        session.add(Photo(path="/p/a.jpg", size=1, mtime_ns=1, status="ok"))
+        session.flush()
+        raise RuntimeError("boom")
+    with library.reader() as session:
+        assert session.scalars(select(Photo)).all() == []
+
+
+def test_newer_library_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "library.sqlite"
+    Library(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION + 1}")
+    conn.close()
+    before = digest(path)
+    with pytest.raises(LibraryTooNewError, match="newer faceorganizer.*has not been changed"):
+        Library(path)
+    assert digest(path) == before
+    assert not path.with_name(path.name + ".schema2.bak").exists()
+
+
+def test_non_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.sqlite"
+    path.write_text("my shopping list")
+    with pytest.raises(LibraryError, match="not an SQLite database"):
+        Library(path)
+    assert path.read_text() == "my shopping list"
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(LibraryError, match="not a faceorganizer library"):
+        Library(path)
+
+
+def test_folder_is_not_a_library(tmp_path: Path) -> None:
+    with pytest.raises(LibraryError, match="is a folder"):
+        Library(tmp_path)
+
+
+def test_missing_library_is_not_created_when_asked_not_to(tmp_path: Path) -> None:
+    with pytest.raises(LibraryError, match="There is no library"):
+        Library(tmp_path / "none.sqlite", create=False)
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def load_v1_fixture(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.executescript((FIXTURES / "library_v1.sql").read_text())
+    conn.close()
+
+
+def test_first_schema_fixture_opens_with_its_data(tmp_path: Path) -> None:
+    """A real version-1 library (tests/fixtures/library_v1.sql) opens, migrated if need be."""
+    path = tmp_path / "v1.sqlite"
+    load_v1_fixture(path)
+    with Library(path) as library:
+        assert library.schema_version == migrations.SCHEMA_VERSION
+        with library.reader() as session:
+            photos = session.scalars(select(Photo).order_by(Photo.id)).all()
+            assert [p.path for p in photos] == ["/photos/a.jpg", "/photos/b.jpg"]
+            face = session.scalars(select(Face)).one()
+            assert face.photo_id == photos[0].id
+            assert face.embedding.shape == (512,)
+
+
+def test_migrations_run_in_order_after_a_backup(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "v1.sqlite"
+    load_v1_fixture(path)
+    ran: list[int] = []
+
+    def add_column(conn) -> None:  # type: ignore[no-untyped-def]
+        ran.append(1)
+        conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN rating INTEGER DEFAULT 0")
+
+    def fill_column(conn) -> None:  # type: ignore[no-untyped-def]
+        ran.append(2)
+        conn.exec_driver_sql("UPDATE photos SET rating = 5")
+
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(migrations, "MIGRATIONS", {1: add_column, 2: fill_column})
+    with Library(path) as library:
+        assert library.schema_version == 3
+        with library.reader() as session:
+            assert session.execute(text("SELECT rating FROM photos")).scalars().all() == [5, 5]
+    assert ran == [1, 2]
+    backup = path.with_name("v1.sqlite.schema1.bak")
+    conn = sqlite3.connect(backup)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.close()
+
+
+def test_a_failing_migration_leaves_the_library_as_it_was(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "v1.sqlite"
+    load_v1_fixture(path)
+
+    def half_done(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN rating INTEGER")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(migrations, "MIGRATIONS", {1: half_done})
+    with pytest.raises(LibraryError, match="migration bug"):
+        Library(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(photos)")]
+    assert "rating" not in columns
+    conn.close()
