@@ -1,0 +1,1 @@
+"""Scanning folders into the library: walking, change detection, the face pipeline."""

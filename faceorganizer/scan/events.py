@@ -1,0 +1,69 @@
+"""What a scan reports while it runs: small frozen messages, newest state in each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Failure:
+    path: str
+    error: str
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """The outcome of one scan. Counts are photos; ``faces`` is faces found by this scan."""
+
+    roots: tuple[str, ...]
+    new: int = 0
+    unchanged: int = 0
+    changed: int = 0
+    moved: int = 0
+    missing: int = 0
+    failed: int = 0
+    faces: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    failures: tuple[Failure, ...] = ()
+    offline_roots: tuple[str, ...] = ()
+    problems: tuple[Failure, ...] = field(default=())
+
+    def as_dict(self) -> dict:
+        return {
+            "roots": list(self.roots), "new": self.new, "unchanged": self.unchanged,
+            "changed": self.changed, "moved": self.moved, "missing": self.missing,
+            "failed": self.failed, "faces": self.faces, "seconds": round(self.seconds, 3),
+            "cancelled": self.cancelled,
+            "failures": [{"path": f.path, "error": f.error} for f in self.failures],
+            "offline_roots": list(self.offline_roots),
+            "unreadable_folders": [{"path": p.path, "error": p.error} for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class ScanStarted:
+    """The walk is done: ``total`` photos need work, ``unchanged`` need none."""
+
+    total: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """``done`` of ``total`` photos handled; rate in photos/s; ``eta`` in seconds."""
+
+    done: int
+    total: int
+    faces: int
+    rate: float
+    eta: float | None
+    path: str
+
+
+@dataclass(frozen=True)
+class ScanFinished:
+    summary: ScanSummary
+
+
+ScanEvent = ScanStarted | ScanProgress | ScanFinished

@@ -1,0 +1,346 @@
+"""The scan: walk folders, decide what changed, find faces, write them in small batches.
+
+Unchanged files (same size and mtime) are not read. Changed and new files are
+read once: hashed, then decoded and analysed on a pool of worker threads while
+the scanning thread embeds finished crops in batches across photos and commits
+them. Each commit holds a batch of photos with their faces, so a killed scan
+loses at most that batch; a rerun sees what was committed as unchanged.
+
+A file whose content matches a photo that is gone from its old path is a move:
+the photo row takes the new path and keeps its faces and their ids. Photos no
+longer found are marked missing, never deleted (see ``purge``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from faceorganizer.analysis import AnalyzedPhoto, analyze
+from faceorganizer.imaging import ImageError
+from faceorganizer.models.base import EMBEDDING_SIZE, Models
+from faceorganizer.paths import absolute
+from faceorganizer.scan.events import (
+    Failure,
+    ScanEvent,
+    ScanFinished,
+    ScanProgress,
+    ScanStarted,
+    ScanSummary,
+)
+from faceorganizer.scan.walker import WalkProblem, walk
+from faceorganizer.settings import ScanSettings
+from faceorganizer.store import Library
+from faceorganizer.store.faces import set_faces
+from faceorganizer.store.photos import KnownPhoto, mark_missing, missing_by_hash, photos_under
+from faceorganizer.store.roots import ensure_root
+from faceorganizer.store.schema import PHOTO_FAILED, PHOTO_MISSING, PHOTO_OK, Photo, Root, utcnow
+
+# Files larger than this are not read into memory.
+MAX_FILE_BYTES = 1 << 30
+# A commit holds at most this many photos (and is made sooner once enough faces wait).
+COMMIT_PHOTOS = 16
+
+
+ModelsFactory = Callable[[], Models]
+
+
+@dataclass(frozen=True)
+class _Work:
+    path: str
+    root_id: int
+    size: int
+    mtime_ns: int
+    known: KnownPhoto | None
+    allow_move: bool
+
+
+@dataclass(frozen=True)
+class _Result:
+    work: _Work
+    content_hash: str | None
+
+
+@dataclass(frozen=True)
+class _Analyzed(_Result):
+    photo: AnalyzedPhoto
+
+
+@dataclass(frozen=True)
+class _Moved(_Result):
+    """Same content as a photo gone from its old path; ``photo_id`` is set once one is chosen."""
+
+    photo_id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Touched(_Result):
+    """Same content as the stored photo: only the file's mtime changed."""
+
+
+@dataclass(frozen=True)
+class _Failed(_Result):
+    error: str
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _read_error(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied: the file cannot be read"
+    if isinstance(exc, FileNotFoundError):
+        return "the file disappeared during the scan"
+    if isinstance(exc, IsADirectoryError):
+        return "this is a folder, not a file"
+    return f"cannot read the file: {exc.strerror or exc}"
+
+
+class Scanner:
+    """Scans folders into a library. Iterate :meth:`scan` to run it; set ``cancel`` to stop."""
+
+    def __init__(self, library: Library, models: ModelsFactory,
+                 settings: ScanSettings | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.library = library
+        self._models_factory = models
+        self._models: Models | None = None
+        self.settings = settings or ScanSettings()
+        self.cancel = cancel or threading.Event()
+
+    @property
+    def models(self) -> Models:
+        """The detector and embedder, made on first use (a scan of unchanged files needs neither)."""
+        if self._models is None:
+            self._models = self._models_factory()
+        return self._models
+
+    # ---- worker side -------------------------------------------------------------------
+
+    def _process(self, work: _Work, move_hashes: frozenset[str]) -> _Result:
+        """Read, hash and (unless it is a move or a touch) analyse one file. Never raises."""
+        try:
+            if work.size > MAX_FILE_BYTES:
+                return _Failed(work, None, f"the file is {work.size / 2**30:.1f} GB, too large "
+                                           "to be a photo faceorganizer can read")
+            data = read_bytes(work.path)
+        except OSError as exc:
+            return _Failed(work, None, _read_error(exc))
+        content_hash = hashlib.sha256(data).hexdigest()
+        known = work.known
+        if known is not None and known.status == PHOTO_OK and known.content_hash == content_hash:
+            return _Touched(work, content_hash)
+        if work.allow_move and content_hash in move_hashes:
+            return _Moved(work, content_hash)
+        try:
+            photo = analyze(data, self.models.detector, self.settings)
+        except ImageError as exc:
+            return _Failed(work, content_hash, str(exc))
+        except MemoryError:
+            return _Failed(work, content_hash, "not enough memory to process this image")
+        except Exception as exc:  # a bug or a library failure must not end the scan
+            return _Failed(work, content_hash,
+                           f"unexpected error while reading the image ({type(exc).__name__}: {exc})")
+        return _Analyzed(work, content_hash, photo)
+
+    # ---- scanning thread ---------------------------------------------------------------
+
+    def scan(self, folders: Sequence[str | Path]) -> Iterator[ScanEvent]:
+        started = time.monotonic()
+        names = tuple(str(absolute(f)) for f in folders)
+        offline = tuple(f for f in names if not Path(f).is_dir())
+        online = [f for f in names if f not in offline]
+
+        problems: list[Failure] = []
+        failures: list[Failure] = []
+        work: list[_Work] = []
+        unchanged = 0
+        restored: list[int] = []
+        gone: dict[int, str] = {}
+        with self.library.session() as session:
+            roots = {f: ensure_root(session, f).id for f in online}
+        with self.library.reader() as session:
+            for folder in online:
+                known = photos_under(session, folder)
+                found: set[str] = set()
+                for item in walk(folder):
+                    if isinstance(item, WalkProblem):
+                        problems.append(Failure(item.path, item.reason))
+                        continue
+                    found.add(item.path)
+                    old = known.get(item.path)
+                    if item.name_error:
+                        failures.append(Failure(item.path, item.name_error))
+                        continue
+                    if (old is not None and old.status != PHOTO_FAILED
+                            and (old.size, old.mtime_ns) == (item.size, item.mtime_ns)):
+                        unchanged += 1
+                        if old.status == PHOTO_MISSING:
+                            restored.append(old.id)
+                        continue
+                    work.append(_Work(item.path, roots[folder], item.size, item.mtime_ns,
+                                      old, allow_move=old is None))
+                for path, old in known.items():
+                    if path not in found:
+                        gone[old.id] = old.status
+            candidates = missing_by_hash(session)
+            gone_hashes = self._hashes_of(session, [i for i, s in gone.items() if s != PHOTO_MISSING])
+        for content_hash, photo_id in gone_hashes:
+            candidates.setdefault(content_hash, []).append(photo_id)
+        self._record_name_failures(failures, roots, online)
+        if restored:
+            with self.library.session() as session:
+                session.query(Photo).filter(Photo.id.in_(restored)).update(
+                    {Photo.status: PHOTO_OK}, synchronize_session=False)
+
+        yield ScanStarted(total=len(work), unchanged=unchanged)
+        counts = {"new": 0, "changed": 0, "moved": 0, "failed": len(failures), "faces": 0}
+        moved_ids: set[int] = set()
+        yield from self._run(work, candidates, counts, failures, moved_ids)
+
+        cancelled = self.cancel.is_set()
+        missing_ids = [i for i in gone if i not in moved_ids]
+        with self.library.session() as session:
+            if not cancelled:
+                mark_missing(session, [i for i in missing_ids if gone[i] != PHOTO_MISSING])
+                for root_id in set(roots.values()):
+                    root = session.get(Root, root_id)
+                    if root is not None:
+                        root.last_scan_at = utcnow()
+        summary = ScanSummary(
+            roots=names, new=counts["new"], unchanged=unchanged + counts.get("touched", 0),
+            changed=counts["changed"], moved=counts["moved"],
+            missing=0 if cancelled else len(missing_ids), failed=counts["failed"],
+            faces=counts["faces"], seconds=time.monotonic() - started, cancelled=cancelled,
+            failures=tuple(failures), offline_roots=offline, problems=tuple(problems))
+        yield ScanFinished(summary)
+
+    @staticmethod
+    def _hashes_of(session, ids: list[int]) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+        out: list[tuple[str, int]] = []
+        for start in range(0, len(ids), 500):
+            rows = session.query(Photo.content_hash, Photo.id).filter(
+                Photo.id.in_(ids[start:start + 500]), Photo.content_hash.is_not(None))
+            out.extend((h, i) for h, i in rows)
+        return out
+
+    def _record_name_failures(self, failures: list[Failure], roots: dict[str, int],
+                              online: list[str]) -> None:
+        if not failures:
+            return
+        with self.library.session() as session:
+            for failure in failures:
+                root_id = next((roots[f] for f in online if failure.path.startswith(f)), None)
+                photo = session.query(Photo).filter_by(path=failure.path).one_or_none()
+                if photo is None:
+                    photo = Photo(path=failure.path, size=0, mtime_ns=0, root_id=root_id)
+                    session.add(photo)
+                photo.status, photo.error = PHOTO_FAILED, failure.error
+
+    def _run(self, work: list[_Work], candidates: dict[str, list[int]], counts: dict[str, int],
+             failures: list[Failure], moved_ids: set[int]) -> Iterator[ScanProgress]:
+        total = len(work)
+        if not total:
+            return
+        move_hashes = frozenset(candidates)
+        queue = deque(work)
+        inflight: deque[Future[_Result]] = deque()
+        pending: list[_Result] = []
+        pending_faces = 0
+        done = 0
+        begun = time.monotonic()
+        self.models  # noqa: B018 - load the models before the workers need them
+        with ThreadPoolExecutor(max_workers=self.settings.workers,
+                                thread_name_prefix="faceorganizer-scan") as pool:
+            try:
+                while queue or inflight:
+                    while queue and len(inflight) < 2 * self.settings.workers + 1:
+                        item = queue.popleft()
+                        inflight.append(pool.submit(self._process, item, move_hashes))
+                    if self.cancel.is_set():
+                        break
+                    result = inflight.popleft().result()
+                    if isinstance(result, _Moved):
+                        ids = candidates.get(result.content_hash or "", [])
+                        if not ids:  # a second copy of a moved file: it is a new photo
+                            retry = replace(result.work, allow_move=False)
+                            inflight.appendleft(pool.submit(self._process, retry, move_hashes))
+                            continue
+                        result = replace(result, photo_id=ids.pop())
+                        moved_ids.add(result.photo_id)
+                    pending.append(result)
+                    if isinstance(result, _Analyzed):
+                        pending_faces += len(result.photo.faces)
+                    done += 1
+                    self._count(result, counts, failures)
+                    elapsed = time.monotonic() - begun
+                    rate = done / elapsed if elapsed > 0 else 0.0
+                    if pending_faces >= self.settings.embed_batch or len(pending) >= COMMIT_PHOTOS:
+                        self._flush(pending)
+                        pending, pending_faces = [], 0
+                    yield ScanProgress(done=done, total=total, faces=counts["faces"], rate=rate,
+                                       eta=(total - done) / rate if rate > 0 else None,
+                                       path=result.work.path)
+            finally:
+                for future in inflight:
+                    future.cancel()
+                if pending:
+                    self._flush(pending)
+
+    @staticmethod
+    def _count(result: _Result, counts: dict[str, int], failures: list[Failure]) -> None:
+        if isinstance(result, _Failed):
+            counts["failed"] += 1
+            failures.append(Failure(result.work.path, result.error))
+        elif isinstance(result, _Moved):
+            counts["moved"] += 1
+        elif isinstance(result, _Touched):
+            counts["touched"] = counts.get("touched", 0) + 1
+        elif isinstance(result, _Analyzed):
+            counts["changed" if result.work.known else "new"] += 1
+            counts["faces"] += len(result.photo.faces)
+
+    def _flush(self, results: list[_Result]) -> None:
+        """Embed the batch's crops in one pass and commit the batch in one transaction."""
+        crops = [face.crop for r in results if isinstance(r, _Analyzed) for face in r.photo.faces]
+        embedder = self.models.embedder if crops else None
+        embeddings = (embedder.embed(np.stack(crops)) if embedder is not None
+                      else np.zeros((0, EMBEDDING_SIZE), np.float32))
+        offset = 0
+        with self.library.session() as session:
+            for result in results:
+                work = result.work
+                if isinstance(result, _Moved):
+                    photo = session.get(Photo, result.photo_id)
+                    assert photo is not None
+                    photo.path, photo.root_id = work.path, work.root_id
+                else:
+                    photo = session.get(Photo, work.known.id) if work.known else None
+                    if photo is None:
+                        photo = Photo(path=work.path, root_id=work.root_id)
+                        session.add(photo)
+                photo.size, photo.mtime_ns = work.size, work.mtime_ns
+                if result.content_hash is not None:
+                    photo.content_hash = result.content_hash
+                if isinstance(result, _Failed):
+                    photo.status, photo.error = PHOTO_FAILED, result.error
+                    continue
+                photo.status, photo.error = PHOTO_OK, None
+                if isinstance(result, _Analyzed):
+                    info, faces = result.photo.info, result.photo.faces
+                    photo.width, photo.height, photo.taken_at = info.width, info.height, info.taken_at
+                    assert embedder is not None or not faces
+                    set_faces(session, photo, [f.detection for f in faces],
+                              embeddings[offset:offset + len(faces)],
+                              embedder.model_id if embedder is not None else "")
+                    offset += len(faces)

@@ -1,0 +1,56 @@
+"""Shared fixtures: the real photos in ../shared/data, an isolated user folder, fake models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("FACEORGANIZER_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """``../shared/data``. Missing data fails the test loudly; it never passes silently."""
+    if not (DATA / "album.csv").is_file():
+        pytest.fail(f"The test photos are missing: expected {DATA} (the shared/data folder beside "
+                    "the checkout, or set FACEORGANIZER_TEST_DATA).", pytrace=False)
+    return DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_data(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch the user's own library; the weights cache stays shared."""
+    monkeypatch.setenv("FACEORGANIZER_DATA_DIR", str(tmp_path_factory.mktemp("userdata")))
+    monkeypatch.delenv("FACEORGANIZER_LIBRARY", raising=False)
+    monkeypatch.delenv("FACEORGANIZER_WEIGHTS", raising=False)
+
+
+@pytest.fixture
+def library(tmp_path: Path):
+    """An empty library in a temporary folder."""
+    from faceorganizer.store import Library
+
+    lib = Library(tmp_path / "library.sqlite")
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def fake_models():
+    from tests.fakes import fake_models as make
+
+    return make()
+
+
+@pytest.fixture(scope="session")
+def real_models():
+    """MTCNN and FaceNet with the built-in weights, on the CPU (loaded once)."""
+    from faceorganizer.models.loader import load_models
+
+    return load_models("cpu", workers=1)

@@ -1,0 +1,91 @@
+"""Fake models for tests of the store, the scanner and the GUI.
+
+The detector "finds" bright square patches (as drawn by :func:`face_image`); the
+embedder turns a crop's colour into a unit vector, so patches of one colour are
+one "person".
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from faceorganizer.models.base import EMBEDDING_SIZE, Detection, Models
+
+
+class FakeDetector:
+    """Finds bright square outlines (as :func:`face_image` draws them)."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def detect(self, image: Image.Image, *, min_face_size: float) -> list[Detection]:
+        with self._lock:
+            self.calls += 1
+        if self.delay:
+            threading.Event().wait(self.delay)
+        mask = np.asarray(image.convert("L")) > 230
+        seen = np.zeros_like(mask)
+        found: list[Detection] = []
+        height, width = mask.shape
+        for y, x in zip(*np.nonzero(mask), strict=True):
+            if seen[y, x]:
+                continue
+            # Flood-fill one bright outline (8-connected) and take its bounding box.
+            stack, xs, ys = [(y, x)], [], []
+            seen[y, x] = True
+            while stack:
+                cy, cx = stack.pop()
+                xs.append(cx)
+                ys.append(cy)
+                for ny in (cy - 1, cy, cy + 1):
+                    for nx in (cx - 1, cx, cx + 1):
+                        if 0 <= ny < height and 0 <= nx < width and mask[ny, nx] and not seen[ny, nx]:
+                            seen[ny, nx] = True
+                            stack.append((ny, nx))
+            box = (float(min(xs)), float(min(ys)), float(max(xs) + 1), float(max(ys) + 1))
+            if box[2] - box[0] < max(4.0, min_face_size):
+                continue
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            found.append(Detection(box=box, landmarks=((cx, cy),) * 5, probability=0.99))
+        return found
+
+
+class FakeEmbedder:
+    """A crop's mean colour of its inner square, spread over 512 dimensions."""
+
+    model_id = "fake-embedder"
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(0)
+        self.projection = rng.normal(size=(3, EMBEDDING_SIZE)).astype(np.float32)
+        self.calls = 0
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        inner = crops[:, 60:100, 60:100, :].reshape(len(crops), -1, 3).mean(axis=1) / 255.0
+        vectors = (inner - 0.5) @ self.projection + 1e-3
+        return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def fake_models(delay: float = 0.0) -> Models:
+    return Models(detector=FakeDetector(delay), embedder=FakeEmbedder())
+
+
+def face_image(path: Path, faces: list[tuple[int, int, int]] | None = None, size=(400, 300),
+               colour=(255, 255, 255), fmt: str | None = None, **save) -> Path:
+    """A photo with a bright 60 px "face" square (white border, coloured middle) per
+    (x, y, shade) in ``faces``; no faces if the list is empty."""
+    image = Image.new("RGB", size, (40, 60, 80))
+    draw = ImageDraw.Draw(image)
+    for x, y, shade in faces if faces is not None else [(50, 50, 0)]:
+        draw.rectangle((x, y, x + 59, y + 59), fill=colour)
+        draw.rectangle((x + 20, y + 20, x + 39, y + 39), fill=(shade, 255 - shade, 128))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format=fmt, **save)
+    return path
