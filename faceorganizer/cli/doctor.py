@@ -1,0 +1,48 @@
+"""``faceorganizer doctor``: is everything in place to scan?"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from faceorganizer.cli.common import add_json_option, add_library_option, library_path, print_json
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("doctor", help="check versions, device, weights and library")
+    add_library_option(parser)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    add_json_option(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from faceorganizer.doctor import full_report
+
+    report = full_report(library_path(args), args.device)
+    if args.json:
+        print_json(report)
+        return 0 if report["weights"]["ok"] else 1
+    print(f"faceorganizer {report['faceorganizer']} on Python {report['python']} "
+          f"({report['platform']})")
+    for name, found in report["packages"].items():
+        print(f"  {name:<20} {found or 'NOT INSTALLED'}")
+    device = report["device"]
+    print(f"device: {device['chosen'] or 'unavailable'}  (CUDA: {device['cuda_available']}, "
+          f"MPS: {device['mps_available']}, CPU threads: {device['cpu_threads']})")
+    if device.get("error"):
+        print(f"  {device['error']}")
+    weights = report["weights"]
+    if weights["ok"]:
+        print(f"weights: {weights['model_id']}  {weights['path']}")
+    else:
+        print(f"weights: NOT READY - {weights['error']}")
+    library = report["library"]
+    if not library["exists"]:
+        print(f"library: {library['path']} (not created yet)")
+    elif "error" in library:
+        print(f"library: {library['path']}: {library['error']}")
+    else:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(library["photos"].items())) or "empty"
+        print(f"library: {library['path']} (schema {library['schema_version']}; photos: {counts})")
+    return 0 if weights["ok"] else 1

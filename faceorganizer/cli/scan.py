@@ -1,0 +1,139 @@
+"""``faceorganizer scan FOLDER...``: find the faces in a folder's photos."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from faceorganizer.cli.common import (
+    CommandError,
+    add_json_option,
+    add_library_option,
+    open_library,
+    print_json,
+)
+from faceorganizer.cli.progress import ProgressBar
+from faceorganizer.paths import absolute
+from faceorganizer.scan.events import ScanFinished, ScanProgress, ScanStarted, ScanSummary
+from faceorganizer.settings import ScanSettings
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("scan", help="scan folders for photos and faces",
+                                 description="Scan folders (recursively) into the library: "
+                                             "new and changed photos are analysed, moved ones "
+                                             "keep their faces, deleted ones are marked missing.")
+    parser.add_argument("folders", nargs="+", type=Path, metavar="FOLDER")
+    add_library_option(parser)
+    add_model_options(parser)
+    defaults = ScanSettings()
+    parser.add_argument("--detection-size", type=int, metavar="PX",
+                        help=f"long side of the copy faces are detected on ({defaults.detection_size})")
+    parser.add_argument("--min-face-size", type=int, metavar="PX",
+                        help=f"ignore faces smaller than this in the photo ({defaults.min_face_size})")
+    parser.add_argument("--min-probability", type=float, metavar="P",
+                        help=f"ignore faces the detector is less sure of ({defaults.min_probability})")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help=f"photos decoded and detected at once ({defaults.workers})")
+    add_json_option(parser)
+    parser.set_defaults(run=run)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                        help="where the models run (auto: CUDA, then Apple MPS, then CPU)")
+    parser.add_argument("--weights", type=Path, metavar="FILE",
+                        help="a facenet-pytorch checkpoint to use instead of the built-in "
+                             "CASIA-WebFace weights (or set $FACEORGANIZER_WEIGHTS)")
+
+
+def settings_from(args: argparse.Namespace) -> ScanSettings:
+    return ScanSettings().with_overrides(
+        detection_size=args.detection_size, min_face_size=args.min_face_size,
+        min_probability=args.min_probability, workers=args.workers)
+
+
+def print_summary(summary: ScanSummary, library: Path) -> None:
+    what = "Scan cancelled" if summary.cancelled else "Scanned"
+    print(f"{what}: {', '.join(summary.roots)} in {summary.seconds:.1f} s")
+    print(f"  photos: {summary.new} new, {summary.unchanged} unchanged, {summary.changed} changed, "
+          f"{summary.moved} moved, {summary.missing} missing, {summary.failed} failed")
+    print(f"  faces found: {summary.faces}")
+    for root in summary.offline_roots:
+        print(f"  offline (not found, its photos are kept): {root}")
+    for problem in summary.problems:
+        print(f"  folder not readable: {problem.path}: {problem.error}")
+    if summary.failures:
+        print(f"Failed files ({len(summary.failures)}):")
+        for failure in summary.failures:
+            print(f"  {failure.path}: {failure.error}")
+    print(f"Library: {library}")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    library = open_library(args)
+    with library.reader() as session:
+        from faceorganizer.store.roots import is_within, list_roots
+
+        known_roots = [r.path for r in list_roots(session)]
+    for folder in args.folders:
+        path = absolute(folder)
+        if not path.is_dir() and not any(is_within(str(path), r) for r in known_roots):
+            what = "is not a folder" if path.exists() else "does not exist"
+            raise CommandError(f"{path} {what}")
+
+    def models():  # type: ignore[no-untyped-def]
+        from faceorganizer.models.loader import load_models
+
+        return load_models(args.device, args.weights, workers=settings.workers,
+                           embed_batch=settings.embed_batch,
+                           progress=lambda text: print(text, file=sys.stderr))
+
+    from faceorganizer.scan.scanner import Scanner
+
+    cancel = threading.Event()
+    scanner = Scanner(library, models, settings, cancel)
+    previous = _cancel_on_interrupt(cancel)
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    summary: ScanSummary | None = None
+    try:
+        for event in scanner.scan(args.folders):
+            if isinstance(event, ScanStarted) and bar is None and not args.json:
+                print(f"{event.total} photos to analyse, {event.unchanged} unchanged",
+                      file=sys.stderr)
+            elif isinstance(event, ScanProgress) and bar is not None:
+                bar.update(event)
+            elif isinstance(event, ScanFinished):
+                summary = event.summary
+    finally:
+        if bar is not None:
+            bar.close()
+        signal.signal(signal.SIGINT, previous)
+        library.close()
+    assert summary is not None
+    if args.json:
+        print_json({**summary.as_dict(), "library": str(library.path)})
+    else:
+        print_summary(summary, library.path)
+    return 0
+
+
+def _cancel_on_interrupt(cancel: threading.Event):  # type: ignore[no-untyped-def]
+    """First Ctrl+C: finish the batch in flight and stop. Second: stop at once."""
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nCancelling: saving the photos done so far (Ctrl+C again to stop at once)",
+              file=sys.stderr)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+    return previous

@@ -1,0 +1,89 @@
+"""What ``faceorganizer doctor`` checks: versions, device, weights and library."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from faceorganizer import __version__
+
+PACKAGES = ("torch", "torchvision", "facenet-pytorch", "numpy", "Pillow", "pillow-heif",
+            "SQLAlchemy", "scikit-learn", "platformdirs", "PySide6-Essentials")
+
+
+def package_versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def device_report(preference: str = "auto") -> dict[str, Any]:
+    import torch
+
+    from faceorganizer.models.device import DeviceError, choose_device, mps_available
+
+    report: dict[str, Any] = {
+        "cuda_available": torch.cuda.is_available(),
+        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "mps_available": mps_available(),
+        "cpu_threads": torch.get_num_threads(),
+    }
+    try:
+        report["chosen"] = str(choose_device(preference))
+    except DeviceError as exc:
+        report["chosen"] = None
+        report["error"] = str(exc)
+    return report
+
+
+def weights_report() -> dict[str, Any]:
+    """Whether the weights that would be used are there and load."""
+    from faceorganizer.models.weights import WeightsError, load_model, resolve
+
+    try:
+        resolved = resolve(prepare_missing=False)
+    except WeightsError as exc:
+        return {"ok": False, "path": None, "model_id": None, "error": str(exc)}
+    report: dict[str, Any] = {"ok": True, "path": str(resolved.path),
+                              "model_id": resolved.model_id, "builtin": resolved.builtin,
+                              "error": None}
+    try:
+        load_model(resolved)
+    except WeightsError as exc:
+        report.update(ok=False, error=str(exc))
+    return report
+
+
+def library_report(path: Path) -> dict[str, Any]:
+    from faceorganizer.store import Library, LibraryError
+    from faceorganizer.store.photos import status_counts
+
+    report: dict[str, Any] = {"path": str(path), "exists": path.exists()}
+    if not path.exists():
+        return report
+    try:
+        with Library(path, create=False) as library, library.reader() as session:
+            report["schema_version"] = library.schema_version
+            report["photos"] = status_counts(session)
+    except LibraryError as exc:
+        report["error"] = str(exc)
+    return report
+
+
+def full_report(library: Path, device: str = "auto") -> dict[str, Any]:
+    return {
+        "faceorganizer": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "device": device_report(device),
+        "weights": weights_report(),
+        "library": library_report(library),
+    }
