@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from faceorganizer.imaging import PhotoInfo, decode_at_scale, decode_for_detection
+from faceorganizer.imaging import DecodedPhoto, PhotoInfo, decode_at_scale, decode_for_detection
 from faceorganizer.models.base import CROP_SIZE, Detection, FaceDetector
 from faceorganizer.settings import ScanSettings
 
@@ -53,10 +53,15 @@ def cut(source: Image.Image, scale: float, box: tuple[int, int, int, int]) -> np
     return np.asarray(face, dtype=np.uint8)
 
 
-def analyze(data: bytes, detector: FaceDetector, settings: ScanSettings) -> AnalyzedPhoto:
-    """Find the faces in a photo. Raises :class:`~faceorganizer.imaging.ImageError`."""
-    decoded = decode_for_detection(data, detection_size=settings.detection_size,
-                                   max_megapixels=settings.max_megapixels)
+def decode(data: bytes, settings: ScanSettings) -> DecodedPhoto:
+    """Decode a photo for detection (no models needed). Raises ImageError."""
+    return decode_for_detection(data, detection_size=settings.detection_size,
+                                max_megapixels=settings.max_megapixels)
+
+
+def find_faces(data: bytes, decoded: DecodedPhoto, detector: FaceDetector,
+               settings: ScanSettings) -> AnalyzedPhoto:
+    """Detect the faces of a decoded photo and crop them at 160 px."""
     info = decoded.info
     to_photo = 1.0 / decoded.detection_scale
     detections = [
@@ -79,3 +84,8 @@ def analyze(data: bytes, detector: FaceDetector, settings: ScanSettings) -> Anal
     faces = [FoundFace(detection=d, crop=cut(source, scale, b))
              for d, b in zip(detections, boxes, strict=True)]
     return AnalyzedPhoto(info=info, faces=faces)
+
+
+def analyze(data: bytes, detector: FaceDetector, settings: ScanSettings) -> AnalyzedPhoto:
+    """Find the faces in a photo. Raises :class:`~faceorganizer.imaging.ImageError`."""
+    return find_faces(data, decode(data, settings), detector, settings)

@@ -42,7 +42,7 @@ def test_big_faces_are_cropped_from_the_reduced_decode(monkeypatch: pytest.Monke
     (face,) = found.faces
     assert face.crop.shape == (160, 160, 3)
     x1, y1, x2, y2 = face.detection.box  # in full-resolution pixels
-    assert abs(x1 - 1000) < 12 and abs(x2 - 2200) < 12
+    assert abs(x1 - 1000) < 12 and abs(x2 - 2200) < 12 and abs(y1 - 1000) < 12 and abs(y2 - 2200) < 12
     centre = face.crop[80, 80]
     assert centre[0] > 150 and centre[1] < 90
 

@@ -3,8 +3,8 @@
 The three stages and their constants follow ``facenet_pytorch.models.utils.detect_face``:
 an image pyramid through P-Net, R-Net on 24x24 candidates, O-Net on 48x48
 candidates with landmarks. The differences are in the plumbing: non-maximum
-suppression is done in NumPy instead of torchvision (whose import costs seconds),
-and a single image is handled per call.
+suppression in NumPy instead of torchvision (whose import costs seconds),
+resampling with Pillow, channels-last tensors, and one image per call.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image
-from torch.nn.functional import interpolate
 
 from faceorganizer.models.mtcnn_nets import ONet, PNet, RNet
 
@@ -95,22 +94,28 @@ def _regress(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
     return out
 
 
-def _crops(image: torch.Tensor, boxes: np.ndarray, size: int) -> tuple[torch.Tensor, np.ndarray]:
+def _crops(image: Image.Image, boxes: np.ndarray, size: int,
+           device: torch.device) -> tuple[torch.Tensor, np.ndarray]:
     """Resample each box (clipped to the image, 1-based as in MTCNN) to size x size."""
-    h, w = image.shape[2:]
+    w, h = image.size
     b = np.trunc(boxes[:, :4]).astype(np.int64)
     x = np.maximum(b[:, 0], 1)
     y = np.maximum(b[:, 1], 1)
     ex = np.minimum(b[:, 2], w)
     ey = np.minimum(b[:, 3], h)
     valid = (ey > y - 1) & (ex > x - 1)
-    crops = [
-        interpolate(image[:, :, y[k] - 1:ey[k], x[k] - 1:ex[k]], size=(size, size), mode="area")
-        for k in np.flatnonzero(valid)
-    ]
+    crops = [np.asarray(image.resize((size, size), Image.Resampling.BOX,
+                                     box=(int(x[k] - 1), int(y[k] - 1), int(ex[k]), int(ey[k]))))
+             for k in np.flatnonzero(valid)]
     if not crops:
-        return torch.zeros((0, 3, size, size), device=image.device), valid
-    return _cl((torch.cat(crops) - 127.5) * 0.0078125), valid
+        return torch.zeros((0, 3, size, size), device=device), valid
+    return _normalised(np.stack(crops), device), valid
+
+
+def _normalised(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(N, H, W, 3) uint8 pixels to MTCNN's input, NCHW in channels-last memory."""
+    tensor = torch.from_numpy(pixels).to(device).float()
+    return ((tensor - 127.5) * 0.0078125).permute(0, 3, 1, 2)
 
 
 def pyramid_scales(width: int, height: int, min_face_size: float, factor: float) -> list[float]:
@@ -132,21 +137,23 @@ def detect(image: Image.Image, nets: tuple[PNet, RNet, ONet], *, min_face_size: 
            device: torch.device | None = None) -> RawDetections:
     """Detect faces in an RGB image; coordinates in that image's pixels.
 
-    Results are facenet-pytorch's to float rounding (``tests/models/test_mtcnn.py``).
+    The networks, weights, thresholds and box arithmetic are facenet-pytorch's. The
+    resampling is not: the pyramid and the 24/48 px candidate crops use Pillow's box
+    filter (area averaging, as facenet-pytorch's ``interpolate(mode="area")``) at
+    about a third of the cost, which cuts detection time by a fifth and moves boxes
+    by a few pixels (``tests/models/test_mtcnn.py`` bounds the difference).
     """
     pnet, rnet, onet = nets
     device = device or next(pnet.parameters()).device
     if image.mode != "RGB":
         image = image.convert("RGB")
     w, h = image.size
-    img = torch.from_numpy(np.asarray(image, dtype=np.float32)).to(device)
-    img = img.permute(2, 0, 1).unsqueeze(0).contiguous()
 
     # Stage 1: P-Net over the pyramid.
     candidates = []
     for scale in pyramid_scales(w, h, min_face_size, factor):
-        level = interpolate(img, size=(int(h * scale + 1), int(w * scale + 1)), mode="area")
-        reg, probs = pnet(_cl((level - 127.5) * 0.0078125))
+        level = image.resize((int(w * scale + 1), int(h * scale + 1)), Image.Resampling.BOX)
+        reg, probs = pnet(_normalised(np.array(level)[None], device))
         score = probs[0, 1].cpu().numpy()
         ys, xs = np.nonzero(score >= thresholds[0])
         if len(ys) == 0:
@@ -169,7 +176,7 @@ def detect(image: Image.Image, nets: tuple[PNet, RNet, ONet], *, min_face_size: 
     boxes = _square(refined)
 
     # Stage 2: R-Net.
-    data, valid = _crops(img, boxes, 24)
+    data, valid = _crops(image, boxes, 24, device)
     boxes = boxes[valid]
     if len(boxes) == 0:
         return RawDetections.empty()
@@ -184,7 +191,7 @@ def detect(image: Image.Image, nets: tuple[PNet, RNet, ONet], *, min_face_size: 
         return RawDetections.empty()
 
     # Stage 3: O-Net, with landmarks.
-    data, valid = _crops(img, boxes, 48)
+    data, valid = _crops(image, boxes, 48, device)
     boxes = boxes[valid]
     if len(boxes) == 0:
         return RawDetections.empty()

