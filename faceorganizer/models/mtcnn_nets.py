@@ -10,6 +10,7 @@ and add about 2.5 s to every scan's start on a 2-core CPU.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import torch
@@ -107,6 +108,9 @@ class MtcnnWeightsMissing(RuntimeError):
 
 def facenet_pytorch_data_dir() -> Path:
     """Folder of facenet-pytorch's shipped MTCNN weights (the package is not imported)."""
+    bundle = getattr(sys, "_MEIPASS", None)  # a PyInstaller app carries them itself
+    if bundle:
+        return Path(bundle) / "facenet_pytorch" / "data"
     spec = importlib.util.find_spec("facenet_pytorch")
     if spec is None or not spec.submodule_search_locations:
         raise MtcnnWeightsMissing(

@@ -186,6 +186,10 @@ def resolve(weights: str | Path | None = None, *, prepare_missing: bool = True,
         if not path.is_file():
             raise WeightsError(f"The weights file {path} does not exist.")
         return ResolvedWeights(path=path, model_id=_custom_id(path), builtin=False)
+    bundle = getattr(sys, "_MEIPASS", None)  # weights shipped inside a packaged app
+    if bundle and (Path(bundle) / "weights" / CONVERTED_NAME).is_file():
+        return ResolvedWeights(path=Path(bundle) / "weights" / CONVERTED_NAME,
+                               model_id=BUILTIN_MODEL_ID, builtin=True)
     target = converted_path()
     if not target.is_file():
         if not prepare_missing:
