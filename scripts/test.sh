@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check faceorganizer tests benchmarks
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"

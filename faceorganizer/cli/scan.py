@@ -17,6 +17,7 @@ from faceorganizer.cli.common import (
     print_json,
 )
 from faceorganizer.cli.progress import ProgressBar
+from faceorganizer.models.base import Models
 from faceorganizer.paths import absolute
 from faceorganizer.scan.events import ScanFinished, ScanProgress, ScanStarted, ScanSummary
 from faceorganizer.settings import ScanSettings
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             what = "is not a folder" if path.exists() else "does not exist"
             raise CommandError(f"{path} {what}")
 
-    def models():  # type: ignore[no-untyped-def]
+    def models() -> Models:
         from faceorganizer.models.loader import load_models
 
         return load_models(args.device, args.weights, workers=settings.workers,
@@ -103,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
     summary: ScanSummary | None = None
     try:
         for event in scanner.scan(args.folders):
-            if isinstance(event, ScanStarted) and bar is None and not args.json:
+            if isinstance(event, ScanStarted) and not args.json:
                 print(f"{event.total} photos to analyse, {event.unchanged} unchanged",
                       file=sys.stderr)
+                if bar is not None and event.total:
+                    bar.update(ScanProgress(0, event.total, 0, 0.0, None, ""))
             elif isinstance(event, ScanProgress) and bar is not None:
                 bar.update(event)
             elif isinstance(event, ScanFinished):
@@ -123,11 +126,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cancel_on_interrupt(cancel: threading.Event):  # type: ignore[no-untyped-def]
+def _cancel_on_interrupt(cancel: threading.Event) -> Any:
     """First Ctrl+C: finish the batch in flight and stop. Second: stop at once."""
     previous = signal.getsignal(signal.SIGINT)
 
-    def handler(signum, frame):  # type: ignore[no-untyped-def]
+    def handler(signum: int, frame: Any) -> None:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()

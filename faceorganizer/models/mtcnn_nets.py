@@ -128,6 +128,6 @@ def load_nets(device: torch.device) -> tuple[PNet, RNet, ONet]:
         if not path.is_file():
             raise MtcnnWeightsMissing(f"MTCNN weights not found at {path}; reinstall facenet-pytorch")
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
-        net.to(device, memory_format=torch.channels_last).eval()
+        net.to(device).to(memory_format=torch.channels_last).eval()
         net.requires_grad_(False)
     return nets

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,13 @@ from faceorganizer.scan.walker import WalkProblem, walk
 from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library
 from faceorganizer.store.faces import set_faces
-from faceorganizer.store.photos import KnownPhoto, mark_missing, missing_by_hash, photos_under
+from faceorganizer.store.photos import (
+    KnownPhoto,
+    content_hashes,
+    mark_missing,
+    missing_by_hash,
+    photos_under,
+)
 from faceorganizer.store.roots import ensure_root
 from faceorganizer.store.schema import PHOTO_FAILED, PHOTO_MISSING, PHOTO_OK, Photo, Root, utcnow
 
@@ -216,7 +223,7 @@ class Scanner:
                     if path not in found:
                         gone[old.id] = old.status
             candidates = missing_by_hash(session)
-            gone_hashes = self._hashes_of(session, [i for i, s in gone.items() if s != PHOTO_MISSING])
+            gone_hashes = content_hashes(session, [i for i, s in gone.items() if s != PHOTO_MISSING])
         for content_hash, photo_id in gone_hashes:
             candidates.setdefault(content_hash, []).append(photo_id)
         self._record_name_failures(failures, roots, online)
@@ -246,15 +253,6 @@ class Scanner:
             faces=counts["faces"], seconds=time.monotonic() - started, cancelled=cancelled,
             failures=tuple(failures), offline_roots=offline, problems=tuple(problems))
         yield ScanFinished(summary)
-
-    @staticmethod
-    def _hashes_of(session, ids: list[int]) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
-        out: list[tuple[str, int]] = []
-        for start in range(0, len(ids), 500):
-            rows = session.query(Photo.content_hash, Photo.id).filter(
-                Photo.id.in_(ids[start:start + 500]), Photo.content_hash.is_not(None))
-            out.extend((h, i) for h, i in rows)
-        return out
 
     def _record_name_failures(self, failures: list[Failure], roots: dict[str, int],
                               online: list[str]) -> None:
@@ -305,7 +303,9 @@ class Scanner:
                 limit = steady if models_ready.done() else PREFETCH_WHILE_LOADING
                 while queue and len(running) + len(waiting) < limit:
                     running.add(pool.submit(self._prepare, queue.popleft(), move_hashes))
-                watched = running | ({models_ready} if not models_ready.done() else set())
+                watched: set[Future[Any]] = set(running)
+                if not models_ready.done():
+                    watched.add(models_ready)
                 finished, _ = wait(watched, timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in finished & running:
                     running.discard(future)
@@ -322,8 +322,9 @@ class Scanner:
                             retry = replace(result.work, allow_move=False)
                             running.add(pool.submit(self._prepare, retry, move_hashes))
                             continue
-                        result = replace(result, photo_id=ids.pop())
-                        moved_ids.add(result.photo_id)
+                        photo_id = ids.pop()
+                        result = replace(result, photo_id=photo_id)
+                        moved_ids.add(photo_id)
                     pending.append(result)
                     if isinstance(result, _Analyzed):
                         pending_faces += len(result.photo.faces)

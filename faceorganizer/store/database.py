@@ -10,8 +10,9 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from faceorganizer.errors import FaceorganizerError
@@ -54,7 +55,7 @@ def _inspect(path: Path) -> tuple[int, int, int]:
 
 def _configure(engine: Engine, begin: str) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so
         # that DDL in migrations is transactional too.
         dbapi_connection.isolation_level = None
@@ -68,7 +69,7 @@ def _configure(engine: Engine, begin: str) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(begin)
 
 

@@ -58,9 +58,9 @@ def set_faces(session: Session, photo: Photo, detections: Sequence[Detection],
             session.delete(face)
     added = 0
     for j, detection in enumerate(detections):
-        face = matched_new.get(j)
-        if face is None:
-            face = Face()
+        matched = matched_new.get(j)
+        face = matched if matched is not None else Face()
+        if matched is None:
             photo.faces.append(face)
             added += 1
         _fill(face, detection, embeddings[j], model_id)

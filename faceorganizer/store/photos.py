@@ -36,8 +36,19 @@ def missing_by_hash(session: Session) -> dict[str, list[int]]:
     rows = session.execute(select(Photo.content_hash, Photo.id)
                            .where(Photo.status == PHOTO_MISSING, Photo.content_hash.is_not(None)))
     for content_hash, photo_id in rows:
-        found.setdefault(content_hash, []).append(photo_id)
+        if content_hash is not None:
+            found.setdefault(content_hash, []).append(photo_id)
     return found
+
+
+def content_hashes(session: Session, ids: list[int]) -> list[tuple[str, int]]:
+    """(content hash, id) of these photos, where a hash is known."""
+    out: list[tuple[str, int]] = []
+    for start in range(0, len(ids), 500):
+        rows = session.execute(select(Photo.content_hash, Photo.id).where(
+            Photo.id.in_(ids[start:start + 500]), Photo.content_hash.is_not(None)))
+        out.extend((h, i) for h, i in rows if h is not None)
+    return out
 
 
 def mark_missing(session: Session, ids: list[int]) -> None:
@@ -76,6 +87,7 @@ def purge_missing(session: Session) -> tuple[int, int]:
     faces = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        faces += session.execute(delete(Face).where(Face.photo_id.in_(chunk))).rowcount or 0
+        faces += session.scalar(select(func.count(Face.id)).where(Face.photo_id.in_(chunk))) or 0
+        session.execute(delete(Face).where(Face.photo_id.in_(chunk)))
         session.execute(delete(Photo).where(Photo.id.in_(chunk)))
     return len(ids), faces

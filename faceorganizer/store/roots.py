@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from faceorganizer.store.schema import Photo, Root
 
@@ -15,7 +15,7 @@ def is_within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def under_prefix(column, folder: str):  # type: ignore[no-untyped-def]
+def under_prefix(column: InstrumentedAttribute[str], folder: str) -> ColumnElement[bool]:
     """An index-friendly SQL condition: ``column`` is a path inside ``folder``."""
     prefix = folder.rstrip(os.sep) + os.sep
     return (column >= prefix) & (column < prefix[:-1] + chr(ord(os.sep) + 1))
