@@ -13,10 +13,25 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # 'FOrg': marks the file as a faceorganizer library.
 APPLICATION_ID = 0x464F7267
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    """People: how each face came to its person, ignored faces, rejections, settings."""
+    conn.exec_driver_sql("ALTER TABLE faces ADD COLUMN state VARCHAR(16) DEFAULT 'auto' NOT NULL")
+    conn.exec_driver_sql("ALTER TABLE faces ADD COLUMN ignored BOOLEAN DEFAULT '0' NOT NULL")
+    conn.exec_driver_sql(
+        "CREATE TABLE rejections (face_id INTEGER NOT NULL, person_id INTEGER NOT NULL, "
+        "created_at DATETIME NOT NULL, PRIMARY KEY (face_id, person_id), "
+        "FOREIGN KEY(face_id) REFERENCES faces (id) ON DELETE CASCADE, "
+        "FOREIGN KEY(person_id) REFERENCES people (id) ON DELETE CASCADE)")
+    conn.exec_driver_sql("CREATE TABLE settings (key VARCHAR(64) NOT NULL, value JSON NOT NULL, "
+                         "PRIMARY KEY (key))")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}

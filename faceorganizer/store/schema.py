@@ -1,6 +1,6 @@
 """The library's tables as SQLAlchemy 2 typed models.
 
-Schema version 1. A change to these tables needs a new version and a migration
+Schema version 2. A change to these tables needs a new version and a migration
 in :mod:`faceorganizer.store.migrations`.
 """
 
@@ -18,6 +18,11 @@ from sqlalchemy.types import TypeDecorator
 PHOTO_OK = "ok"
 PHOTO_FAILED = "failed"
 PHOTO_MISSING = "missing"
+
+# How a face came to belong to its person.
+FACE_AUTO = "auto"  # clustering put it there; the next re-clustering may move it
+FACE_SUGGESTED = "suggested"  # close to a person the user knows; waits for a yes or no
+FACE_CONFIRMED = "confirmed"  # the user said so; nothing automatic moves it
 
 
 def utcnow() -> datetime:
@@ -90,6 +95,26 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Rejection(Base):
+    """The user said this face is not this person: it is never put or suggested there again."""
+
+    __tablename__ = "rejections"
+
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Setting(Base):
+    """A library-wide setting (clustering thresholds and the like), as JSON."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
 class Face(Base):
     """A detected face: box and landmarks in the displayed photo's pixels, and its embedding."""
 
@@ -107,6 +132,8 @@ class Face(Base):
     embedding: Mapped[np.ndarray] = mapped_column(EmbeddingBlob)
     embedding_model: Mapped[str] = mapped_column(String(64))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16), default=FACE_AUTO, server_default=FACE_AUTO)
+    ignored: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     photo: Mapped[Photo] = relationship(back_populates="faces")

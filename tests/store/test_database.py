@@ -162,3 +162,26 @@ def test_a_failing_migration_leaves_the_library_as_it_was(tmp_path: Path,
     columns = [row[1] for row in conn.execute("PRAGMA table_info(photos)")]
     assert "rating" not in columns
     conn.close()
+
+
+def columns(path: Path) -> dict[str, set[tuple]]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {t: {tuple(str(v).strip("'") for v in row[1:]) for row in
+                    conn.execute(f"PRAGMA table_info({t})")} for t in tables}
+    finally:
+        conn.close()
+
+
+def test_a_migrated_first_schema_library_equals_a_new_one(tmp_path: Path) -> None:
+    old = tmp_path / "v1.sqlite"
+    load_v1_fixture(old)
+    Library(old).close()
+    new = tmp_path / "new.sqlite"
+    Library(new).close()
+    assert columns(old) == columns(new)
+    with Library(old) as library, library.reader() as session:
+        face = session.scalars(select(Face)).one()
+        assert (face.state, face.ignored, face.person_id) == ("auto", False, None)

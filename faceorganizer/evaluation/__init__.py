@@ -1,0 +1,1 @@
+"""Measuring recognition the FaceNet paper's way: LFW verification and clustering quality."""

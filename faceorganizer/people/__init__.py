@@ -1,0 +1,1 @@
+"""People: grouping faces, the user's decisions about them, search and recognition."""
