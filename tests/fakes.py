@@ -89,3 +89,45 @@ def face_image(path: Path, faces: list[tuple[int, int, int]] | None = None, size
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, format=fmt, **save)
     return path
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def identities(count: int, seed: int = 0) -> np.ndarray:
+    """``count`` orthogonal-ish unit directions, about 2.0 apart (different people)."""
+    return unit(np.random.default_rng(seed).normal(size=(count, EMBEDDING_SIZE)))
+
+
+def faces_of(direction: np.ndarray, count: int, spread: float = 0.55, seed: int = 0) -> np.ndarray:
+    """``count`` embeddings of one person, about ``spread`` apart (squared L2) on average."""
+    sigma = np.sqrt((2.0 / (2.0 - spread) - 1.0) / EMBEDDING_SIZE)
+    noise = np.random.default_rng(seed).normal(scale=sigma, size=(count, EMBEDDING_SIZE))
+    return unit(direction[None, :] + noise)
+
+
+def add_faces(library, vectors: np.ndarray, *, probability: float = 0.99, size: float = 120.0,
+              prefix: str = "/photos/p") -> list[int]:
+    """A photo per embedding, each with one face; the new face ids, in order."""
+    from faceorganizer.store.schema import Face, Photo
+
+    ids = []
+    with library.session() as session:
+        start = session.query(Photo).count()
+        for i, vector in enumerate(vectors):
+            photo = Photo(path=f"{prefix}{start + i:05d}.jpg", size=1, mtime_ns=1, status="ok",
+                          width=1000, height=1000)
+            session.add(photo)
+            session.flush()
+            face = Face(photo_id=photo.id, x1=10.0, y1=10.0, x2=10.0 + size, y2=10.0 + size,
+                        landmarks=[0.0] * 10, probability=probability,
+                        embedding=np.asarray(vector, dtype=np.float32), embedding_model="fake")
+            session.add(face)
+            session.flush()
+            ids.append(face.id)
+        from faceorganizer.store.people import bump_faces_revision
+
+        bump_faces_revision(session)
+    return ids

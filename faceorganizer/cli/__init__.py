@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from faceorganizer import __version__
-from faceorganizer.cli import doctor, listing, maintenance, scan
+from faceorganizer.cli import doctor, evaluate, listing, maintenance, people, scan, search
 from faceorganizer.errors import FaceorganizerError
 
-COMMANDS = (scan, listing, maintenance, doctor)
+COMMANDS = (scan, listing, people, search, evaluate, maintenance, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faceorganizer.cli.common import (
     CommandError,
@@ -21,6 +21,9 @@ from faceorganizer.models.base import Models
 from faceorganizer.paths import absolute
 from faceorganizer.scan.events import ScanFinished, ScanProgress, ScanStarted, ScanSummary
 from faceorganizer.settings import ScanSettings
+
+if TYPE_CHECKING:
+    from faceorganizer.people.recluster import ReclusterSummary
 
 
 def register(commands: Any) -> None:
@@ -58,12 +61,14 @@ def settings_from(args: argparse.Namespace) -> ScanSettings:
         min_probability=args.min_probability, workers=args.workers)
 
 
-def print_summary(summary: ScanSummary, library: Path) -> None:
+def print_summary(summary: ScanSummary, library: Path, grouping: ReclusterSummary) -> None:
     what = "Scan cancelled" if summary.cancelled else "Scanned"
     print(f"{what}: {', '.join(summary.roots)} in {summary.seconds:.1f} s")
     print(f"  photos: {summary.new} new, {summary.unchanged} unchanged, {summary.changed} changed, "
           f"{summary.moved} moved, {summary.missing} missing, {summary.failed} failed")
     print(f"  faces found: {summary.faces}")
+    print(f"  people: {grouping.people} ({grouping.new_people} new), {grouping.suggestions} "
+          f"suggestions waiting, {grouping.unsorted} unsorted faces")
     for root in summary.offline_roots:
         print(f"  offline (not found, its photos are kept): {root}")
     for problem in summary.problems:
@@ -95,15 +100,15 @@ def run(args: argparse.Namespace) -> int:
                            embed_batch=settings.embed_batch,
                            progress=lambda text: print(text, file=sys.stderr))
 
-    from faceorganizer.scan.scanner import Scanner
+    from faceorganizer.jobs import GroupingFinished, GroupingStarted, scan_and_group
 
     cancel = threading.Event()
-    scanner = Scanner(library, models, settings, cancel)
     previous = _cancel_on_interrupt(cancel)
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     summary: ScanSummary | None = None
+    grouping = None
     try:
-        for event in scanner.scan(args.folders):
+        for event in scan_and_group(library, args.folders, models, settings, cancel=cancel):
             if isinstance(event, ScanStarted) and not args.json:
                 print(f"{event.total} photos to analyse, {event.unchanged} unchanged",
                       file=sys.stderr)
@@ -113,16 +118,22 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(event)
             elif isinstance(event, ScanFinished):
                 summary = event.summary
+                if bar is not None:
+                    bar.close()
+            elif isinstance(event, GroupingStarted) and not args.json:
+                print("Grouping faces into people...", file=sys.stderr)
+            elif isinstance(event, GroupingFinished):
+                grouping = event.summary
     finally:
         if bar is not None:
             bar.close()
         signal.signal(signal.SIGINT, previous)
         library.close()
-    assert summary is not None
+    assert summary is not None and grouping is not None
     if args.json:
-        print_json({**summary.as_dict(), "library": str(library.path)})
+        print_json({**summary.as_dict(), "people": grouping.as_dict(), "library": str(library.path)})
     else:
-        print_summary(summary, library.path)
+        print_summary(summary, library.path, grouping)
     return 0
 
 

@@ -41,6 +41,7 @@ from faceorganizer.scan.walker import WalkProblem, walk
 from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library
 from faceorganizer.store.faces import set_faces
+from faceorganizer.store.people import bump_faces_revision
 from faceorganizer.store.photos import (
     KnownPhoto,
     content_hashes,
@@ -372,6 +373,8 @@ class Scanner:
                       else np.zeros((0, EMBEDDING_SIZE), np.float32))
         offset = 0
         with self.library.session() as session:
+            if crops or any(isinstance(r, _Analyzed) and r.work.known for r in results):
+                bump_faces_revision(session)
             for result in results:
                 work = result.work
                 if isinstance(result, _Moved):

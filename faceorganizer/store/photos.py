@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from faceorganizer.store.people import bump_faces_revision
 from faceorganizer.store.roots import under_prefix
 from faceorganizer.store.schema import PHOTO_MISSING, Face, Photo
 
@@ -90,4 +91,6 @@ def purge_missing(session: Session) -> tuple[int, int]:
         faces += session.scalar(select(func.count(Face.id)).where(Face.photo_id.in_(chunk))) or 0
         session.execute(delete(Face).where(Face.photo_id.in_(chunk)))
         session.execute(delete(Photo).where(Photo.id.in_(chunk)))
+    if faces:
+        bump_faces_revision(session)
     return len(ids), faces
