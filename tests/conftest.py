@@ -54,3 +54,31 @@ def real_models():
     from faceorganizer.models.loader import load_models
 
     return load_models("cpu", workers=1)
+
+
+@pytest.fixture(scope="session")
+def album_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, real_models):
+    """``../shared/data/album`` scanned with the real models and grouped into people, once.
+    Tests must not change it (copy it with ``album_copy`` to make decisions)."""
+    from faceorganizer.jobs import scan_and_group
+    from faceorganizer.store import Library
+
+    path = tmp_path_factory.mktemp("album") / "library.sqlite"
+    with Library(path) as library:
+        for _ in scan_and_group(library, [data_dir / "album"], lambda: real_models):
+            pass
+    return path
+
+
+@pytest.fixture
+def album_copy(album_library: Path, tmp_path: Path) -> Path:
+    """A private copy of the scanned album library."""
+    import sqlite3
+
+    target = tmp_path / "album.sqlite"
+    source = sqlite3.connect(album_library)
+    dest = sqlite3.connect(target)
+    source.backup(dest)
+    dest.close()
+    source.close()
+    return target

@@ -77,8 +77,10 @@ class FaceRow:
 
 
 def list_faces(session: Session) -> list[FaceRow]:
+    """Every face except those marked as not a face, by photo."""
     rows = session.execute(
         select(Face.id, Photo.path, Face.x1, Face.y1, Face.x2, Face.y2, Face.probability,
-               Face.person_id).join(Photo, Face.photo_id == Photo.id).order_by(Photo.path, Face.id))
+               Face.person_id).join(Photo, Face.photo_id == Photo.id)
+        .where(Face.ignored.is_(False)).order_by(Photo.path, Face.id))
     return [FaceRow(r.id, r.path, (r.x1, r.y1, r.x2, r.y2), r.probability, r.person_id)
             for r in rows]

@@ -70,7 +70,7 @@ class PhotoRow:
 def list_photos(session: Session) -> list[PhotoRow]:
     """All photos with their face counts, by path."""
     counts = (select(Face.photo_id, func.count(Face.id).label("n"))
-              .group_by(Face.photo_id).subquery())
+              .where(Face.ignored.is_(False)).group_by(Face.photo_id).subquery())
     rows = session.execute(
         select(Photo.id, Photo.path, Photo.status, Photo.error, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.photo_id == Photo.id).order_by(Photo.path))

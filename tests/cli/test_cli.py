@@ -50,6 +50,7 @@ def test_scan_summary(scanned) -> None:  # type: ignore[no-untyped-def]
     assert summary["failures"] == [{"path": str(root / "broken.jpg"),
                                     "error": summary["failures"][0]["error"]}]
     assert summary["seconds"] > 0 and summary["library"] == str(library)
+    assert summary["people"]["people"] >= 2 and summary["people"]["new_people"] >= 2
 
 
 def test_photos_json(scanned) -> None:  # type: ignore[no-untyped-def]
@@ -72,7 +73,10 @@ def test_faces_json_boxes_are_in_displayed_pixels(scanned) -> None:  # type: ign
     faces = json.loads(done.stdout)
     assert len(faces) == 13
     assert set(faces[0]) == {"id", "photo", "box", "probability", "person"}
-    assert all(f["person"] is None and 0.9 <= f["probability"] <= 1 for f in faces)
+    assert all(0.9 <= f["probability"] <= 1 for f in faces)
+    person = {Path(f["photo"]).name: f["person"] for f in faces}
+    assert person["img18.jpg"] is not None and person["img18.jpg"] == person["sideways.jpg"]
+    assert person["img1.jpg"] == person["img2.jpg"] != person["img18.jpg"]
     by_photo = {Path(f["photo"]).name: f["box"] for f in faces}
     with Image.open(root / "img18.jpg") as image:
         width, height = image.size
@@ -105,7 +109,7 @@ def test_doctor_json(scanned) -> None:  # type: ignore[no-untyped-def]
     assert report["packages"]["torch"] and report["packages"]["facenet-pytorch"] == "2.5.3"
     assert report["device"]["chosen"] in ("cpu", "cuda", "mps")
     assert report["weights"]["ok"] and report["weights"]["model_id"]
-    assert report["library"]["schema_version"] == 1
+    assert report["library"]["schema_version"] == 2
     assert report["library"]["photos"] == {"ok": 6, "failed": 1}
 
 
