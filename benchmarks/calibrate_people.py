@@ -108,11 +108,48 @@ def album(models) -> None:  # type: ignore[no-untyped-def]
               f"F {s.bcubed_f:.3f}")
 
 
+def unseen(models) -> None:  # type: ignore[no-untyped-def]
+    """The album as the settings never saw it: greyscale at 480 px or colour at 320 px, each
+    identity in its own folder, with 25 photos of strangers mixed in (not scored)."""
+    from PIL import Image, ImageOps
+
+    from faceorganizer.evaluation.clusters import evaluate_folder
+
+    with (DATA / "album.csv").open() as handle:
+        truth = {row["file"]: row["identities"] for row in csv.DictReader(handle)}
+    strangers = [*sorted((DATA / "groups").glob("*.jpg")), *sorted((DATA / "known").glob("*.jpg")),
+                 *sorted((DATA / "free").iterdir())]
+    print("\nUnseen conditions (album portraits by folder, strangers mixed in):")
+    for variant, side, grey in [("greyscale, 480 px", 480, True), ("colour, 320 px", 320, False)]:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            for name, who in truth.items():
+                if ";" in who:
+                    continue
+                (root / who).mkdir(exist_ok=True)
+                with Image.open(DATA / "album" / name) as image:
+                    image = image.convert("RGB")
+                    image.thumbnail((side, side))
+                    (ImageOps.grayscale(image).convert("RGB") if grey else image).save(root / who / name)
+            for source in strangers:
+                with Image.open(source) as image:
+                    image = image.convert("RGB")
+                    image.thumbnail((2 * side, 2 * side))
+                    image = ImageOps.grayscale(image).convert("RGB") if grey else image
+                    image.save(root / f"stranger_{source.stem}.jpg")
+            result = evaluate_folder(root, lambda: models)
+            s = result.scores
+            print(f"  {variant}: {result.people_found} people found for {result.people_true}; "
+                  f"BCubed precision {s.bcubed_precision:.3f}, recall {s.bcubed_recall:.3f}, "
+                  f"F {s.bcubed_f:.3f}; pairwise F1 {s.pairwise_f1:.3f}")
+
+
 def main() -> None:
     models = load_models("cpu", workers=2)
     images, vectors = lfw_embeddings(models)
     lfw_libraries(images, vectors)
     album(models)
+    unseen(models)
 
 
 if __name__ == "__main__":
