@@ -42,7 +42,7 @@ def label(p: ClusterParams) -> str:
     return f"t={p.threshold}" + (f" +isolated<{p.merge_threshold}" if p.merge_threshold else "")
 
 
-def lfw_embeddings(models) -> tuple[list, np.ndarray]:  # type: ignore[no-untyped-def]
+def lfw_embeddings(models) -> tuple[list, np.ndarray]:
     pairs = read_pairs(DATA / "lfw" / "pairs.txt")
     images = pairs.images
     cached = cache_dir() / f"lfw-{models.embedder.model_id}.npy"
@@ -83,7 +83,7 @@ def lfw_libraries(images: list, vectors: np.ndarray) -> None:
                   f"recall {r:.4f}")
 
 
-def album(models) -> None:  # type: ignore[no-untyped-def]
+def album(models) -> None:
     with (DATA / "album.csv").open() as handle:
         truth = {row["file"]: row["identities"] for row in csv.DictReader(handle)}
     with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "album.sqlite") as library:
@@ -108,7 +108,7 @@ def album(models) -> None:  # type: ignore[no-untyped-def]
               f"F {s.bcubed_f:.3f}")
 
 
-def unseen(models) -> None:  # type: ignore[no-untyped-def]
+def unseen(models) -> None:
     """The album as the settings never saw it: greyscale at 480 px or colour at 320 px, each
     identity in its own folder, with 25 photos of strangers mixed in (not scored)."""
     from PIL import Image, ImageOps

@@ -54,7 +54,7 @@ def test_small_faces_are_cropped_from_a_finer_decode(monkeypatch: pytest.MonkeyP
     scales: list[float] = []
     real = analysis.decode_at_scale
 
-    def spy(data, info, scale, max_megapixels):  # type: ignore[no-untyped-def]
+    def spy(data, info, scale, max_megapixels):
         scales.append(scale)
         return real(data, info, scale, max_megapixels)
 

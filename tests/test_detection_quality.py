@@ -15,7 +15,7 @@ from faceorganizer.store.faces import iou
 pytestmark = pytest.mark.slow
 
 
-def faces_in(path: Path, models) -> list:  # type: ignore[no-untyped-def]
+def faces_in(path: Path, models) -> list:
     return analyze(path.read_bytes(), models.detector, ScanSettings()).faces
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from faceorganizer import __version__
 from faceorganizer.cli import doctor, evaluate, listing, maintenance, people, scan, search
@@ -16,20 +18,33 @@ COMMANDS = (scan, listing, people, search, evaluate, maintenance, doctor)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="faceorganizer",
-        description="Find, group and search the faces in your photos (FaceNet).")
+        description="Find, group and search the faces in your photos (FaceNet). "
+                    "Without a command, the faceorganizer window opens.")
     parser.add_argument("--version", action="version", version=f"faceorganizer {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_gui(commands)
     for module in COMMANDS:
         module.register(commands)
     return parser
+
+
+def open_window(library: Path | None) -> int:
+    from faceorganizer.gui.app import main as gui_main
+
+    return gui_main(library=library)
+
+
+def add_gui(commands: Any) -> None:
+    parser = commands.add_parser("gui", help="open the faceorganizer window (the default)")
+    parser.add_argument("--library", metavar="PATH", type=Path, help="library file to open")
+    parser.set_defaults(run=lambda args: open_window(args.library))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
-        parser.print_help()
-        return 0
+        return open_window(None)
     try:
         return int(args.run(args) or 0)
     except FaceorganizerError as exc:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from faceorganizer.store.schema import Photo, Root
+from faceorganizer.store.schema import Face, Photo, Root
 
 
 def is_within(path: str, folder: str) -> bool:
@@ -40,3 +40,22 @@ def ensure_root(session: Session, folder: str) -> Root:
 
 def list_roots(session: Session) -> list[Root]:
     return list(session.scalars(select(Root).order_by(Root.path)))
+
+
+def remove_root(session: Session, root_id: int) -> int:
+    """Forget a folder: its photos and their faces go from the library (not from the disk).
+    Returns how many photos were forgotten."""
+    from faceorganizer.store.people import bump_faces_revision
+
+    root = session.get(Root, root_id)
+    if root is None:
+        return 0
+    photos = list(session.scalars(select(Photo.id).where(
+        (Photo.root_id == root_id) | under_prefix(Photo.path, root.path))))
+    for start in range(0, len(photos), 500):
+        chunk = photos[start:start + 500]
+        session.execute(delete(Face).where(Face.photo_id.in_(chunk)))
+        session.execute(delete(Photo).where(Photo.id.in_(chunk)))
+    session.delete(root)
+    bump_faces_revision(session)
+    return len(photos)

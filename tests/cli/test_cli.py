@@ -42,7 +42,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):
     return root, library, json.loads(done.stdout)
 
 
-def test_scan_summary(scanned) -> None:  # type: ignore[no-untyped-def]
+def test_scan_summary(scanned) -> None:
     root, library, summary = scanned
     assert summary["new"] == 6 and summary["failed"] == 1
     assert (summary["unchanged"], summary["moved"], summary["missing"]) == (0, 0, 0)
@@ -53,7 +53,7 @@ def test_scan_summary(scanned) -> None:  # type: ignore[no-untyped-def]
     assert summary["people"]["people"] >= 2 and summary["people"]["new_people"] >= 2
 
 
-def test_photos_json(scanned) -> None:  # type: ignore[no-untyped-def]
+def test_photos_json(scanned) -> None:
     root, library, _ = scanned
     done = cli("photos", "--library", str(library), "--json")
     assert done.returncode == 0, done.stderr
@@ -67,7 +67,7 @@ def test_photos_json(scanned) -> None:  # type: ignore[no-untyped-def]
     assert broken["status"] == "failed" and broken["faces"] == 0 and broken["error"]
 
 
-def test_faces_json_boxes_are_in_displayed_pixels(scanned) -> None:  # type: ignore[no-untyped-def]
+def test_faces_json_boxes_are_in_displayed_pixels(scanned) -> None:
     root, library, _ = scanned
     done = cli("faces", "--library", str(library), "--json")
     faces = json.loads(done.stdout)
@@ -85,7 +85,7 @@ def test_faces_json_boxes_are_in_displayed_pixels(scanned) -> None:  # type: ign
     assert iou(upright, sideways) > 0.9
 
 
-def test_rescan_is_incremental_and_fast(scanned) -> None:  # type: ignore[no-untyped-def]
+def test_rescan_is_incremental_and_fast(scanned) -> None:
     root, library, _ = scanned
     done = cli("scan", str(root), "--library", str(library), "--json")
     summary = json.loads(done.stdout)
@@ -93,7 +93,7 @@ def test_rescan_is_incremental_and_fast(scanned) -> None:  # type: ignore[no-unt
     assert summary["faces"] == 0
 
 
-def test_text_summary_lists_failed_files(scanned, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_text_summary_lists_failed_files(scanned, capsys) -> None:
     root, library, _ = scanned
     assert main(["scan", str(root), "--library", str(library)]) == 0
     out = capsys.readouterr().out
@@ -101,7 +101,7 @@ def test_text_summary_lists_failed_files(scanned, capsys) -> None:  # type: igno
     assert f"{root / 'broken.jpg'}: " in out
 
 
-def test_doctor_json(scanned) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_json(scanned) -> None:
     _, library, _ = scanned
     done = cli("doctor", "--library", str(library), "--json")
     assert done.returncode == 0, done.stderr
@@ -113,7 +113,7 @@ def test_doctor_json(scanned) -> None:  # type: ignore[no-untyped-def]
     assert report["library"]["photos"] == {"ok": 6, "failed": 1}
 
 
-def test_missing_folder_and_bad_library_are_clear_errors(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_missing_folder_and_bad_library_are_clear_errors(tmp_path: Path, capsys) -> None:
     assert main(["scan", str(tmp_path / "nope"), "--library", str(tmp_path / "l.sqlite")]) == 2
     assert "does not exist" in capsys.readouterr().err
     junk = tmp_path / "junk.sqlite"

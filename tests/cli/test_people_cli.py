@@ -27,7 +27,7 @@ def people_json(capsys: pytest.CaptureFixture[str], library: Path) -> list[dict]
 
 
 @pytest.fixture
-def grouped(tmp_path: Path):  # type: ignore[no-untyped-def]
+def grouped(tmp_path: Path):
     path = tmp_path / "library.sqlite"
     d = identities(3, seed=51)
     with Library(path) as library:
@@ -38,7 +38,7 @@ def grouped(tmp_path: Path):  # type: ignore[no-untyped-def]
     return path, a, b, stranger
 
 
-def test_people_json_contract(grouped, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_people_json_contract(grouped, capsys) -> None:
     path, a, _, stranger = grouped
     people = people_json(capsys, path)
     assert len(people) == 2  # the stranger is unsorted, not a person
@@ -53,7 +53,7 @@ def test_people_json_contract(grouped, capsys) -> None:  # type: ignore[no-untyp
     assert persons[a[0]] == first["id"] and persons[stranger[0]] is None
 
 
-def test_decisions_from_the_command_line(grouped, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_decisions_from_the_command_line(grouped, capsys) -> None:
     path, a, b, stranger = grouped
     lib = ["--library", str(path)]
     ann, bob = (p["id"] for p in people_json(capsys, path))
@@ -81,7 +81,7 @@ def test_decisions_from_the_command_line(grouped, capsys) -> None:  # type: igno
     assert code == 2 and "belongs to no person" in err
 
 
-def test_cluster_command_keeps_its_settings(grouped, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cluster_command_keeps_its_settings(grouped, capsys) -> None:
     path, *_ = grouped
     code, out, _ = run(capsys, "cluster", "--library", str(path), "--min-faces", "4", "--json")
     assert code == 0
@@ -91,7 +91,7 @@ def test_cluster_command_keeps_its_settings(grouped, capsys) -> None:  # type: i
     assert json.loads(out)["settings"]["min_faces"] == 4
 
 
-def test_search_by_library_face_json(grouped, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_search_by_library_face_json(grouped, capsys) -> None:
     path, a, *_ = grouped
     code, out, _ = run(capsys, "search", "--library", str(path), "--face", str(a[0]), "--json")
     assert code == 0
@@ -104,7 +104,7 @@ def test_search_by_library_face_json(grouped, capsys) -> None:  # type: ignore[n
 
 
 @pytest.mark.slow
-def test_search_verify_and_identify_with_photos(album_copy: Path, data_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_search_verify_and_identify_with_photos(album_copy: Path, data_dir: Path, capsys) -> None:
     album = data_dir / "album"
     lib = ["--library", str(album_copy)]
     code, out, _ = run(capsys, "search", *lib, "--image", str(album / "img8.jpg"), "--json")

@@ -115,7 +115,7 @@ def test_unprepared_weights_say_how_to_prepare(monkeypatch: pytest.MonkeyPatch,
 
 
 class Evil:
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         return (print, ("this ran code while loading",))
 
 

@@ -49,7 +49,7 @@ def family(library: Library) -> tuple[Library, dict[str, list[int]]]:
     return library, faces
 
 
-def test_faces_are_grouped_into_people_and_strangers_stay_unsorted(family) -> None:  # type: ignore[no-untyped-def]
+def test_faces_are_grouped_into_people_and_strangers_stay_unsorted(family) -> None:
     library, faces = family
     groups = sorted(people_of(library).values(), key=len, reverse=True)
     assert groups == [set(faces["ann"]), set(faces["bob"]), set(faces["cat"])]
@@ -71,7 +71,7 @@ def test_min_faces_and_quality_gate(library: Library) -> None:
     assert groups == [set(blurry), set(tiny)]
 
 
-def test_person_ids_are_stable_across_reclustering(family) -> None:  # type: ignore[no-untyped-def]
+def test_person_ids_are_stable_across_reclustering(family) -> None:
     library, faces = family
     before = {name: person_with(library, ids[0]) for name, ids in faces.items() if len(ids) > 1}
     more = add_faces(library, faces_of(identities(5, seed=21)[1], 3, seed=9))
@@ -81,7 +81,7 @@ def test_person_ids_are_stable_across_reclustering(family) -> None:  # type: ign
     assert all(person_with(library, f) == before["bob"] for f in more)
 
 
-def test_naming_confirms_and_anchors_a_person(family) -> None:  # type: ignore[no-untyped-def]
+def test_naming_confirms_and_anchors_a_person(family) -> None:
     library, faces = family
     ann = person_with(library, faces["ann"][0])
     ops.rename(library, ann, "  Ann   Smith ")
@@ -96,7 +96,7 @@ def test_naming_confirms_and_anchors_a_person(family) -> None:  # type: ignore[n
         ops.rename(library, ann, "   ")
 
 
-def test_new_faces_near_a_named_person_are_suggested_then_confirmed(family) -> None:  # type: ignore[no-untyped-def]
+def test_new_faces_near_a_named_person_are_suggested_then_confirmed(family) -> None:
     library, faces = family
     ann = person_with(library, faces["ann"][0])
     ops.rename(library, ann, "Ann")
@@ -113,7 +113,7 @@ def test_new_faces_near_a_named_person_are_suggested_then_confirmed(family) -> N
     assert {states(library)[f] for f in new} == {(ann, "confirmed")}
 
 
-def test_a_rejected_face_is_never_suggested_for_that_person_again(family) -> None:  # type: ignore[no-untyped-def]
+def test_a_rejected_face_is_never_suggested_for_that_person_again(family) -> None:
     library, faces = family
     ann = person_with(library, faces["ann"][0])
     ops.rename(library, ann, "Ann")
@@ -129,7 +129,7 @@ def test_a_rejected_face_is_never_suggested_for_that_person_again(family) -> Non
         assert session.get(Rejection, (new, ann)) is not None
 
 
-def test_rejecting_from_an_unnamed_person_sticks(family) -> None:  # type: ignore[no-untyped-def]
+def test_rejecting_from_an_unnamed_person_sticks(family) -> None:
     library, faces = family
     bob = person_with(library, faces["bob"][0])
     ops.reject(library, [faces["bob"][0]])
@@ -151,7 +151,7 @@ def test_a_face_equally_close_to_two_named_people_is_not_suggested(library: Libr
     assert states(library)[middle] == (None, "auto")
 
 
-def test_merge_move_hide_and_ignore(family) -> None:  # type: ignore[no-untyped-def]
+def test_merge_move_hide_and_ignore(family) -> None:
     library, faces = family
     ann, bob, cat = (person_with(library, faces[n][0]) for n in ("ann", "bob", "cat"))
     ops.rename(library, bob, "Bob")
@@ -184,13 +184,13 @@ def test_merge_move_hide_and_ignore(family) -> None:  # type: ignore[no-untyped-
         ops.move(library, [999], ann)
 
 
-def test_a_decision_made_during_reclustering_wins(family, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_decision_made_during_reclustering_wins(family, monkeypatch: pytest.MonkeyPatch) -> None:
     library, faces = family
     bob = person_with(library, faces["bob"][0])
     real_plan = recluster_module._plan
     calls = []
 
-    def plan_then_user_acts(snapshot, settings):  # type: ignore[no-untyped-def]
+    def plan_then_user_acts(snapshot, settings):
         plan = real_plan(snapshot, settings)
         if not calls:  # the user names Bob while the first plan is being made
             ops.rename(library, bob, "Bob")

@@ -123,11 +123,11 @@ def test_migrations_run_in_order_after_a_backup(tmp_path: Path,
     load_v1_fixture(path)
     ran: list[int] = []
 
-    def add_column(conn) -> None:  # type: ignore[no-untyped-def]
+    def add_column(conn) -> None:
         ran.append(1)
         conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN rating INTEGER DEFAULT 0")
 
-    def fill_column(conn) -> None:  # type: ignore[no-untyped-def]
+    def fill_column(conn) -> None:
         ran.append(2)
         conn.exec_driver_sql("UPDATE photos SET rating = 5")
 
@@ -149,7 +149,7 @@ def test_a_failing_migration_leaves_the_library_as_it_was(tmp_path: Path,
     path = tmp_path / "v1.sqlite"
     load_v1_fixture(path)
 
-    def half_done(conn) -> None:  # type: ignore[no-untyped-def]
+    def half_done(conn) -> None:
         conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN rating INTEGER")
         raise RuntimeError("migration bug")
 

@@ -1,0 +1,89 @@
+"""Starting the desktop app: checks first (a display, a library that opens), then the window."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from faceorganizer import APP_NAME
+from faceorganizer.paths import absolute, default_library
+
+from .resources import icon_path
+
+
+def display_problem() -> str | None:
+    """Why no window can be shown here, if that is so (before Qt aborts the process)."""
+    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") \
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        return ("There is no display to show the faceorganizer window on. Use the command line "
+                "(faceorganizer --help), or run it on a desktop.")
+    return None
+
+
+def main(argv: Sequence[str] = (), library: Path | None = None) -> int:
+    problem = display_problem()
+    if problem:
+        print(f"faceorganizer: {problem}", file=sys.stderr)
+        return 2
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+    from faceorganizer.store import Library, LibraryError
+
+    from .context import AppContext
+    from .main_window import MainWindow
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([APP_NAME, *argv])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    icon = icon_path()
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
+    settings = QSettings()
+    path = absolute(library) if library else Path(str(settings.value("library", default_library())))
+
+    def open_window(path: Path) -> MainWindow | None:
+        while True:
+            try:
+                opened = Library(path)
+                break
+            except LibraryError as exc:
+                answer = QMessageBox.critical(
+                    None, "The library cannot be opened", f"{exc}\n\nChoose another library file?",
+                    QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel)
+                if answer != QMessageBox.StandardButton.Open:
+                    return None
+                chosen, _ = QFileDialog.getSaveFileName(
+                    None, "Library file", str(default_library()), "faceorganizer library (*.sqlite)",
+                    options=QFileDialog.Option.DontConfirmOverwrite)
+                if not chosen:
+                    return None
+                path = Path(chosen)
+        settings.setValue("library", str(opened.path))
+        context = AppContext(opened, settings)
+        window = MainWindow(context)
+        window.library_switch_requested.connect(lambda new: switch(window, Path(new)))
+        window.show()
+        return window
+
+    windows: list[MainWindow] = []
+
+    def switch(old: MainWindow, new: Path) -> None:
+        replacement = open_window(new)
+        if replacement is not None:
+            old.close()
+            old.context.close()
+            windows.append(replacement)
+
+    first = open_window(path)
+    if first is None:
+        return 1
+    windows.append(first)
+    code = app.exec()
+    for window in windows:
+        window.context.close()
+    return code

@@ -1,0 +1,140 @@
+"""Photos by folder: the scanned folders (offline ones marked), their photos, rescan and
+remove actions, and the files a scan could not read."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from faceorganizer.scan.events import Failure
+from faceorganizer.store import browse
+from faceorganizer.store.roots import remove_root
+
+from .context import AppContext
+from .dialogs import FailuresDialog
+from .models import PhotoItem, PhotosModel
+from .tiles import grid_view
+
+TILE = 150
+
+
+class PhotosPage(QWidget):
+    photo_requested = Signal(int, int, list)
+    rescan_requested = Signal(list)
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("<h2>Photos</h2>"))
+        top.addStretch()
+        self.rescan = QPushButton("Rescan folder")
+        self.rescan.clicked.connect(self._rescan)
+        self.remove = QPushButton("Remove folder...")
+        self.remove.clicked.connect(self._remove)
+        self.failures = QPushButton("Files not read...")
+        self.failures.clicked.connect(self._show_failures)
+        for button in (self.rescan, self.remove, self.failures):
+            top.addWidget(button)
+        layout.addLayout(top)
+        split = QSplitter()
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Folder", "Photos"])
+        self.tree.itemSelectionChanged.connect(self._folder_chosen)
+        split.addWidget(self.tree)
+        self.model = PhotosModel(context, TILE, self)
+        self.grid = grid_view(TILE)
+        self.grid.setModel(self.model)
+        self.grid.activated.connect(self._open)
+        self.grid.doubleClicked.connect(self._open)
+        split.addWidget(self.grid)
+        split.setStretchFactor(1, 3)
+        split.setSizes([260, 800])
+        layout.addWidget(split, 1)
+        context.changed.connect(self.reload)
+        self.reload()
+
+    def reload(self) -> None:
+        current = self.current_folder()
+        with self.context.library.reader() as session:
+            folders = browse.folders(session)
+        self.tree.clear()
+        for folder in folders:
+            item = QTreeWidgetItem([folder.path + ("" if folder.online else "  (offline)"),
+                                    str(folder.photos)])
+            item.setData(0, Qt.ItemDataRole.UserRole, (folder.root_id, folder.path))
+            if not folder.online:
+                item.setToolTip(0, "Not found (an unplugged drive?). Its photos and faces are kept.")
+                item.setForeground(0, self.palette().placeholderText())
+            self.tree.addTopLevelItem(item)
+            if current and current[1] == folder.path:
+                item.setSelected(True)
+        first = self.tree.topLevelItem(0)
+        if not self.tree.selectedItems() and first is not None:
+            first.setSelected(True)
+        self.tree.resizeColumnToContents(0)
+        self._folder_chosen()
+
+    def current_folder(self) -> tuple[int, str] | None:
+        items = self.tree.selectedItems()
+        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+
+    def _folder_chosen(self) -> None:
+        folder = self.current_folder()
+        for button in (self.rescan, self.remove):
+            button.setEnabled(folder is not None)
+        if folder is None:
+            self.model.set_items([])
+            self.failures.setEnabled(False)
+            return
+        with self.context.library.reader() as session:
+            photos = browse.photos_in(session, folder[1])
+        self.model.ratio = self.devicePixelRatioF()
+        self.model.set_items([PhotoItem(p) for p in photos])
+        self.failures.setEnabled(any(p.status == "failed" for p in photos))
+
+    def _open(self, index) -> None:
+        ids = [self.model.item(r).photo.id for r in range(self.model.rowCount())]
+        self.photo_requested.emit(self.model.item(index.row()).photo.id, 0, ids)
+
+    def _rescan(self) -> None:
+        folder = self.current_folder()
+        if folder:
+            self.rescan_requested.emit([folder[1]])
+
+    def _remove(self) -> None:
+        folder = self.current_folder()
+        if folder is None:
+            return
+        answer = QMessageBox.warning(
+            self, "Remove folder",
+            f"Remove {folder[1]} from the library? Its photos and their faces are forgotten "
+            "(names you gave to people with faces elsewhere are kept). The photo files "
+            "themselves are not touched.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes:
+            with self.context.library.session() as session:
+                remove_root(session, folder[0])
+            self.context.undo.clear()  # the removed faces cannot come back by undo
+            self.context.changed.emit()
+
+    def _show_failures(self) -> None:
+        folder = self.current_folder()
+        if folder is None:
+            return
+        with self.context.library.reader() as session:
+            failed = [Failure(p.path, p.error or "") for p in browse.photos_in(session, folder[1])
+                      if p.status == "failed"]
+        FailuresDialog(failed, self).exec()

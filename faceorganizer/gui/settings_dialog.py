@@ -1,0 +1,119 @@
+"""Settings: where the models run, what counts as a face, how faces become people, and
+which library is open. App settings are kept with QSettings, people settings in the library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from faceorganizer.people.settings import PeopleSettings
+
+from .context import AppContext
+
+
+@dataclass(frozen=True)
+class Chosen:
+    device: str
+    min_face_size: int
+    people: PeopleSettings
+    library: str
+
+
+def _spin(value: float, low: float, high: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    box.setValue(value)
+    return box
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        people = context.people_settings()
+        layout = QVBoxLayout(self)
+
+        scanning = QGroupBox("Finding faces")
+        form = QFormLayout(scanning)
+        self.device = QComboBox()
+        for value, label in [("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"),
+                             ("cuda", "NVIDIA GPU (CUDA)"), ("mps", "Apple GPU (MPS)")]:
+            self.device.addItem(label, value)
+        self.device.setCurrentIndex(max(0, self.device.findData(context.device)))
+        form.addRow("Run the models on", self.device)
+        self.min_face = QSpinBox()
+        self.min_face.setRange(12, 1000)
+        self.min_face.setSuffix(" px")
+        self.min_face.setValue(context.scan_settings().min_face_size)
+        form.addRow("Smallest face to find", self.min_face)
+        layout.addWidget(scanning)
+
+        grouping = QGroupBox("Grouping faces into people (named and confirmed people never change)")
+        form = QFormLayout(grouping)
+        self.cluster = _spin(people.cluster_threshold, 0.2, 1.5, 0.05)
+        self.cluster.setToolTip("Lower: fewer mistakes, more people split in two. Higher: the reverse.")
+        form.addRow("Grouping distance", self.cluster)
+        self.merge = _spin(people.merge_threshold, 0.0, 2.0, 0.05)
+        form.addRow("Merge clearly separate groups up to", self.merge)
+        self.match = _spin(people.match_threshold, 0.2, 2.0, 0.05)
+        form.addRow("Suggest a face for a named person within", self.match)
+        self.min_faces = QSpinBox()
+        self.min_faces.setRange(1, 100)
+        self.min_faces.setValue(people.min_faces)
+        form.addRow("Fewest faces for a person", self.min_faces)
+        self.gate_size = QSpinBox()
+        self.gate_size.setRange(0, 2000)
+        self.gate_size.setSuffix(" px")
+        self.gate_size.setValue(people.gate_min_size)
+        form.addRow("Smallest face used for grouping", self.gate_size)
+        self.gate_probability = _spin(people.gate_min_probability, 0.0, 1.0, 0.01)
+        form.addRow("Least detector certainty for grouping", self.gate_probability)
+        layout.addWidget(grouping)
+        self._people = people
+
+        storage = QGroupBox("Library")
+        row = QHBoxLayout(storage)
+        self.library = QLineEdit(str(context.library.path))
+        row.addWidget(self.library, 1)
+        browse = QPushButton("Choose...")
+        browse.clicked.connect(self._choose_library)
+        row.addWidget(browse)
+        layout.addWidget(storage)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
+                                   QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _choose_library(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Library file", self.library.text(), "faceorganizer library (*.sqlite)",
+            options=QFileDialog.Option.DontConfirmOverwrite)
+        if path:
+            self.library.setText(path)
+
+    def chosen(self) -> Chosen:
+        people = self._people.with_overrides(
+            cluster_threshold=round(self.cluster.value(), 3), merge_threshold=round(self.merge.value(), 3),
+            match_threshold=round(self.match.value(), 3), min_faces=self.min_faces.value(),
+            gate_min_size=self.gate_size.value(),
+            gate_min_probability=round(self.gate_probability.value(), 3))
+        return Chosen(self.device.currentData(), self.min_face.value(), people, self.library.text())

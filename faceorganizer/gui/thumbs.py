@@ -1,0 +1,92 @@
+"""Thumbnails for the views: made on a thread pool, cached on disk and in memory.
+
+Views ask for a pixmap; if it is not in memory yet they get ``None`` (and draw a
+placeholder), the thumbnail is made off the GUI thread, and ``ready`` says when to
+repaint. Only what a view actually draws is ever asked for.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+from PIL import Image
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from faceorganizer.imaging import ImageError
+from faceorganizer.store.browse import FaceSummary
+from faceorganizer.thumbnails import ThumbnailCache
+
+MEMORY_ITEMS = 3000
+
+
+def to_qimage(image: Image.Image) -> QImage:
+    rgb = image.convert("RGB")
+    data = rgb.tobytes()
+    qimage = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
+    return qimage.copy()  # own the pixels: ``data`` goes away
+
+
+class _Emitter(QObject):
+    done = Signal(str, QImage, bool)
+
+
+class _Make(QRunnable):
+    def __init__(self, key: str, make: Callable[[], Image.Image], emitter: _Emitter) -> None:
+        super().__init__()
+        self.key, self.make, self.emitter = key, make, emitter
+
+    def run(self) -> None:
+        try:
+            self.emitter.done.emit(self.key, to_qimage(self.make()), True)
+        except (ImageError, OSError, ValueError):
+            self.emitter.done.emit(self.key, QImage(), False)
+
+
+class ThumbnailService(QObject):
+    ready = Signal(str)
+
+    def __init__(self, cache: ThumbnailCache | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cache = cache or ThumbnailCache()
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self._pixmaps: OrderedDict[str, QPixmap | None] = OrderedDict()
+        self._pending: set[str] = set()
+        self._emitter = _Emitter()
+        self._emitter.done.connect(self._deliver)
+
+    def face(self, face: FaceSummary, size: int, ratio: float = 1.0) -> QPixmap | None:
+        pixels = int(size * ratio)
+        key = f"face:{face.id}:{pixels}:{','.join(str(round(v)) for v in face.box)}"
+        return self._get(key, ratio, lambda: self.cache.face(face.photo, face.box, pixels))
+
+    def photo(self, path: str, size: int, ratio: float = 1.0) -> QPixmap | None:
+        pixels = int(size * ratio)
+        return self._get(f"photo:{path}:{pixels}", ratio, lambda: self.cache.photo(path, pixels))
+
+    def failed(self, key: str) -> bool:
+        return key in self._pixmaps and self._pixmaps[key] is None
+
+    def _get(self, key: str, ratio: float, make: Callable[[], Image.Image]) -> QPixmap | None:
+        if key in self._pixmaps:
+            self._pixmaps.move_to_end(key)
+            pixmap = self._pixmaps[key]
+            if pixmap is not None:
+                pixmap.setDevicePixelRatio(ratio)
+            return pixmap
+        if key not in self._pending:
+            self._pending.add(key)
+            self.pool.start(_Make(key, make, self._emitter))
+        return None
+
+    def _deliver(self, key: str, image: QImage, ok: bool) -> None:
+        self._pending.discard(key)
+        self._pixmaps[key] = QPixmap.fromImage(image) if ok else None
+        while len(self._pixmaps) > MEMORY_ITEMS:
+            self._pixmaps.popitem(last=False)
+        self.ready.emit(key)
+
+    def wait(self) -> None:
+        self.pool.waitForDone()
