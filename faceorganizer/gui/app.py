@@ -22,6 +22,22 @@ def display_problem() -> str | None:
     return None
 
 
+def preload_torch(app) -> None:
+    """Import torch before the window runs: its extension initialises for about half a second
+    without letting other threads run, which would freeze a window that is already up."""
+    from PySide6.QtGui import QPixmap
+    from PySide6.QtWidgets import QSplashScreen
+
+    icon = icon_path()
+    splash = QSplashScreen(QPixmap(str(icon)).scaled(256, 256) if icon else QPixmap(256, 256))
+    splash.showMessage("Starting faceorganizer...")
+    splash.show()
+    app.processEvents()
+    import torch  # noqa: F401
+
+    splash.close()
+
+
 def main(argv: Sequence[str] = (), library: Path | None = None) -> int:
     problem = display_problem()
     if problem:
@@ -45,6 +61,7 @@ def main(argv: Sequence[str] = (), library: Path | None = None) -> int:
         app.setWindowIcon(QIcon(str(icon)))
     settings = QSettings()
     path = absolute(library) if library else Path(str(settings.value("library", default_library())))
+    preload_torch(app)
 
     def open_window(path: Path) -> MainWindow | None:
         while True:

@@ -293,7 +293,10 @@ class MainWindow(QMainWindow):
         models = self.context.models
 
         def job(cancel: threading.Event) -> Iterator[str]:
-            models.get()
+            loaded = models.get()
+            load = getattr(loaded.embedder, "load", None)
+            if load is not None:  # the embedder builds itself lazily; do it now, not mid-scan
+                load()
             yield "Face models ready"
 
         self._start(job, "Preparing the face models...")

@@ -21,6 +21,7 @@ from faceorganizer.people import operations as ops
 
 from .context import AppContext
 from .dialogs import NEW_PERSON, ChoosePerson
+from .lazy import reload_when_visible
 from .models import ID, PeopleModel
 from .tiles import grid_view
 
@@ -115,7 +116,7 @@ class PeoplePage(QWidget):
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.empty)
-        context.changed.connect(self.reload)
+        context.changed.connect(reload_when_visible(self, self.reload))
         self.reload()
 
     def reload(self) -> None:

@@ -23,6 +23,7 @@ from faceorganizer.store.schema import Person
 
 from .context import AppContext, describe
 from .dialogs import NEW_PERSON, ChoosePerson
+from .lazy import reload_when_visible
 from .models import FacesModel
 from .tiles import grid_view
 
@@ -91,7 +92,7 @@ class PersonPage(QWidget):
         layout.addWidget(self.grid)
         delete = QShortcut(QKeySequence(Qt.Key.Key_Delete), self.grid)
         delete.activated.connect(self.reject_selected)
-        context.changed.connect(self.reload)
+        context.changed.connect(reload_when_visible(self, self.reload))
 
     # ---- what is shown ------------------------------------------------------------------
 

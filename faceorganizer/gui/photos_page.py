@@ -22,6 +22,7 @@ from faceorganizer.store.roots import remove_root
 
 from .context import AppContext
 from .dialogs import FailuresDialog
+from .lazy import reload_when_visible
 from .models import PhotoItem, PhotosModel
 from .tiles import grid_view
 
@@ -62,7 +63,7 @@ class PhotosPage(QWidget):
         split.setStretchFactor(1, 3)
         split.setSizes([260, 800])
         layout.addWidget(split, 1)
-        context.changed.connect(self.reload)
+        context.changed.connect(reload_when_visible(self, self.reload))
         self.reload()
 
     def reload(self) -> None:

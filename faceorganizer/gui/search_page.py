@@ -35,6 +35,11 @@ class _Within(QSortFilterProxyModel):
         super().__init__()
         self.threshold = 1.13
 
+    def set_threshold(self, threshold: float) -> None:
+        self.beginFilterChange()
+        self.threshold = threshold
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
     def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         item = self.sourceModel().item(row)  # type: ignore[attr-defined]
         return item.distance is None or item.distance < self.threshold
@@ -81,9 +86,8 @@ class SearchPage(QWidget):
         self.slider.setValue(int(round(context.people_settings().verify_threshold * 100)))
 
     def _threshold(self, value: int) -> None:
-        self.proxy.threshold = value / 100
+        self.proxy.set_threshold(value / 100)
         self.value.setText(f"{value / 100:.2f}")
-        self.proxy.invalidateFilter()
         self._count()
 
     def _count(self) -> None:

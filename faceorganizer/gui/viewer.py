@@ -28,6 +28,7 @@ from faceorganizer.store.browse import PhotoFace, PhotoSummary
 
 from .context import AppContext
 from .dialogs import NEW_PERSON, ChoosePerson
+from .lazy import reload_when_visible
 
 DISPLAY = 2048  # long side of the picture shown
 NAMED, SUGGESTED, UNKNOWN = QColor("#3cb371"), QColor("#e0a020"), QColor("#f5f5f5")
@@ -120,7 +121,7 @@ class ViewerPage(QWidget):
         self.view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.view, 1)
         context.thumbnails.ready.connect(self._picture_ready)
-        context.changed.connect(self.reload)
+        context.changed.connect(reload_when_visible(self, self.reload))
 
     def show_photo(self, photo_id: int, face_id: int | None = None,
                    siblings: list[int] | None = None) -> None:
