@@ -51,6 +51,7 @@ def main() -> None:
     from faceorganizer.gui.app import preload_torch
 
     preload_torch(app)  # as the app does before its window appears
+    from faceorganizer.gui.app import dispose
     from faceorganizer.gui.context import AppContext
     from faceorganizer.gui.main_window import MainWindow
     from faceorganizer.store import Library
@@ -83,8 +84,7 @@ def main() -> None:
         summary = window.last_summary
         if summary is not None:
             print(f"  ({summary.new} photos, {summary.faces} faces)")
-        window.close()
-        context.close()
+        dispose(window)
 
 
 if __name__ == "__main__":

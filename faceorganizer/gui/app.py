@@ -22,6 +22,18 @@ def display_problem() -> str | None:
     return None
 
 
+def dispose(window) -> None:
+    """Close a window and destroy its Qt objects while the application still exists
+    (left to the garbage collector at exit, PySide can crash the process)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.close()
+    window.context.close()
+    window.deleteLater()
+    QCoreApplication.processEvents()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
 def preload_torch(app) -> None:
     """Import torch before the window runs: its extension initialises for about half a second
     without letting other threads run, which would freeze a window that is already up."""
@@ -92,8 +104,8 @@ def main(argv: Sequence[str] = (), library: Path | None = None) -> int:
     def switch(old: MainWindow, new: Path) -> None:
         replacement = open_window(new)
         if replacement is not None:
-            old.close()
-            old.context.close()
+            windows.remove(old)
+            dispose(old)
             windows.append(replacement)
 
     first = open_window(path)
@@ -102,5 +114,5 @@ def main(argv: Sequence[str] = (), library: Path | None = None) -> int:
     windows.append(first)
     code = app.exec()
     for window in windows:
-        window.context.close()
+        dispose(window)
     return code

@@ -84,7 +84,8 @@ class AppContext(QObject):
         super().__init__(parent)
         self.library = library
         self.settings = settings
-        self.thumbnails = thumbnails or ThumbnailService(parent=self)
+        self.thumbnails = thumbnails or ThumbnailService()
+        self.thumbnails.setParent(self)  # Qt objects must go before the application does
         self.models = ModelProvider(models or real_models(self.device), self)
         self.models.message.connect(self.message)
         self.undo = QUndoStack(self)
@@ -119,7 +120,7 @@ class AppContext(QObject):
         return result
 
     def close(self) -> None:
-        self.thumbnails.wait()
+        self.thumbnails.close()
         self.library.close()
 
 

@@ -90,3 +90,8 @@ class ThumbnailService(QObject):
 
     def wait(self) -> None:
         self.pool.waitForDone()
+
+    def close(self) -> None:
+        """Finish the work in flight and drop the pixmaps (they must not outlive the app)."""
+        self.pool.waitForDone()
+        self._pixmaps.clear()
