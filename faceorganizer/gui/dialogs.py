@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -18,10 +19,12 @@ from PySide6.QtWidgets import (
 
 from faceorganizer.scan.events import Failure
 from faceorganizer.store import browse
+from faceorganizer.store.browse import FaceSummary
 
 from .context import AppContext
 
 NEW_PERSON = -1
+ICON = 40
 
 
 class ChoosePerson(QDialog):
@@ -43,11 +46,18 @@ class ChoosePerson(QDialog):
             people = [p for p in browse.people(session) if p.id not in (exclude or set())]
         people.sort(key=lambda p: (p.name is None, (p.name or "").casefold(), -p.faces))
         self.allow_new = allow_new
+        self.context = context
+        self.list.setIconSize(QSize(ICON, ICON))
         if allow_new:
             self.list.addItem(self._item("New person...", NEW_PERSON))
+        self._covers: dict[int, FaceSummary] = {}
         for person in people:
             label = f"{person.name or 'Unnamed'}  ({person.faces} faces, #{person.id})"
             self.list.addItem(self._item(label, person.id))
+            if person.cover is not None:
+                self._covers[person.id] = person.cover
+        self._icons()
+        context.thumbnails.ready.connect(self._icons)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
                                    QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept)
@@ -56,6 +66,17 @@ class ChoosePerson(QDialog):
         self.filter.textChanged.connect(self._filter)
         self.list.itemDoubleClicked.connect(lambda _item: self._accept())
         self.resize(420, 480)
+
+    def _icons(self, _key: str = "") -> None:
+        """Faces next to the names, as their thumbnails arrive."""
+        ratio = self.devicePixelRatioF()
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            cover = self._covers.get(item.data(Qt.ItemDataRole.UserRole))
+            if cover is not None and item.icon().isNull():
+                pixmap = self.context.thumbnails.face(cover, ICON, ratio)
+                if pixmap is not None:
+                    item.setIcon(QIcon(pixmap))
 
     @staticmethod
     def _item(text: str, person_id: int) -> QListWidgetItem:
