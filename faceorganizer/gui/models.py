@@ -11,6 +11,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 
 from faceorganizer.store import browse
 from faceorganizer.store.browse import FaceSummary, PersonSummary, PhotoSummary
+from faceorganizer.store.people import person_counts
 
 from .context import AppContext
 
@@ -65,7 +66,7 @@ class PeopleModel(_ThumbnailModel):
     def reload(self) -> None:
         with self.context.library.reader() as session:
             self._all = browse.people(session)
-            self.unsorted = len(browse.unsorted_faces(session))
+            self.unsorted = person_counts(session)["unsorted"]
         self._apply()
 
     @property

@@ -148,9 +148,6 @@ class SearchPage(QWidget):
 def _results(library, query: str, index: FaceIndex, vector) -> Results:
     hits = index.search(vector, top=1000, threshold=WIDEST)
     with library.reader() as session:
-        items = []
-        for hit in hits:
-            photo = browse.photo(session, hit.photo_id)
-            if photo is not None:
-                items.append(PhotoItem(photo, hit.distance, hit.face))
-    return Results(query, items)
+        photos = browse.photos_by_id(session, [hit.photo_id for hit in hits])
+    return Results(query, [PhotoItem(photos[hit.photo_id], hit.distance, hit.face)
+                           for hit in hits if hit.photo_id in photos])

@@ -152,12 +152,13 @@ def prepare(source: Path | None = None, progress: Progress | None = None,
         InceptionResnetV1().load_state_dict(state, strict=True)
     except (ConversionError, GraphFormatError, RuntimeError) as exc:
         raise WeightsError(f"The FaceNet graph could not be converted: {exc}") from exc
+    temporary: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
         os.close(fd)
-        torch.save(state, tmp_name)
-        os.replace(tmp_name, target)
+        torch.save(state, temporary)
+        os.replace(temporary, target)
         meta = {"model_id": BUILTIN_MODEL_ID, "source": WHEEL_REQUIREMENT,
                 "graph_sha256": GRAPH_SHA256, "sha256": file_sha256(target)}
         (target.parent / (CONVERTED_NAME + ".json")).write_text(json.dumps(meta, indent=2))
@@ -166,8 +167,8 @@ def prepare(source: Path | None = None, progress: Progress | None = None,
                            f"{exc.strerror or exc}. Check the disk space and permissions "
                            "of the cache folder (or set FACEORGANIZER_CACHE_DIR).") from exc
     finally:
-        if "tmp_name" in locals() and os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
     if progress:
         progress(f"FaceNet weights ready: {target}")
     return target

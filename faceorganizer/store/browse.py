@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -132,17 +133,24 @@ class PhotoSummary:
     faces: int
 
 
-def photos_in(session: Session, folder: str) -> list[PhotoSummary]:
-    """Photos inside ``folder`` (recursively), by date taken then path."""
+def _photos(session: Session, where: Any, order: tuple[Any, ...] = ()) -> list[PhotoSummary]:
     counts = (select(Face.photo_id, func.count(Face.id).label("n"))
               .where(Face.ignored.is_(False)).group_by(Face.photo_id).subquery())
     rows = session.execute(
         select(Photo.id, Photo.path, Photo.status, Photo.error, Photo.taken_at, Photo.width,
                Photo.height, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.photo_id == Photo.id)
-        .where(under_prefix(Photo.path, folder))
-        .order_by(Photo.taken_at, Photo.path))
+        .outerjoin(counts, counts.c.photo_id == Photo.id).where(where).order_by(*order))
     return [PhotoSummary(*r) for r in rows]
+
+
+def photos_in(session: Session, folder: str) -> list[PhotoSummary]:
+    """Photos inside ``folder`` (recursively), by date taken then path."""
+    return _photos(session, under_prefix(Photo.path, folder), (Photo.taken_at, Photo.path))
+
+
+def photos_by_id(session: Session, ids: list[int]) -> dict[int, PhotoSummary]:
+    """These photos, by id, in one query (missing ids are left out)."""
+    return {p.id: p for p in _photos(session, Photo.id.in_(ids))}
 
 
 def photo(session: Session, photo_id: int) -> PhotoSummary | None:
