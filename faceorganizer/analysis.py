@@ -75,15 +75,24 @@ def find_faces(data: bytes, decoded: DecodedPhoto, detector: FaceDetector,
     if not detections:
         return AnalyzedPhoto(info=info, faces=[])
 
-    boxes = [crop_box(d.box, settings.margin, info.width, info.height) for d in detections]
-    smallest = min(min(b[2] - b[0], b[3] - b[1]) for b in boxes)
+    crops = crops_of(data, decoded, [d.box for d in detections], settings)
+    faces = [FoundFace(detection=d, crop=c) for d, c in zip(detections, crops, strict=True)]
+    return AnalyzedPhoto(info=info, faces=faces)
+
+
+def crops_of(data: bytes, decoded: DecodedPhoto, boxes: list[tuple[float, float, float, float]],
+             settings: ScanSettings) -> list[np.ndarray]:
+    """The 160x160 crops (with the margin) of face ``boxes`` given in photo pixels."""
+    if not boxes:
+        return []
+    info = decoded.info
+    regions = [crop_box(b, settings.margin, info.width, info.height) for b in boxes]
+    smallest = min(min(r[2] - r[0], r[3] - r[1]) for r in regions)
     needed = min(1.0, CROP_SIZE / max(smallest, 1))
     source, scale = decoded.source, decoded.source_scale
     if scale < needed * 0.999:
         source, scale = decode_at_scale(data, info, needed, settings.max_megapixels)
-    faces = [FoundFace(detection=d, crop=cut(source, scale, b))
-             for d, b in zip(detections, boxes, strict=True)]
-    return AnalyzedPhoto(info=info, faces=faces)
+    return [cut(source, scale, r) for r in regions]
 
 
 def analyze(data: bytes, detector: FaceDetector, settings: ScanSettings) -> AnalyzedPhoto:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from faceorganizer import __version__
-from faceorganizer.cli import doctor, evaluate, listing, maintenance, people, scan, search
+from faceorganizer.cli import doctor, evaluate, listing, maintenance, people, scan, search, train
 from faceorganizer.errors import FaceorganizerError
 
-COMMANDS = (scan, listing, people, search, evaluate, maintenance, doctor)
+COMMANDS = (scan, listing, people, search, evaluate, train, maintenance, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,16 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_window(library: Path | None) -> int:
+def open_window(library: Path | None, weights: Path | None = None) -> int:
     from faceorganizer.gui.app import main as gui_main
 
-    return gui_main(library=library)
+    return gui_main(library=library, weights=weights)
 
 
 def add_gui(commands: Any) -> None:
     parser = commands.add_parser("gui", help="open the faceorganizer window (the default)")
     parser.add_argument("--library", metavar="PATH", type=Path, help="library file to open")
-    parser.set_defaults(run=lambda args: open_window(args.library))
+    parser.add_argument("--weights", metavar="FILE", type=Path,
+                        help="switch the library to these FaceNet weights (its faces are re-embedded)")
+    parser.set_defaults(run=lambda args: open_window(args.library, args.weights))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -137,13 +137,22 @@ def _far_threshold(distances: np.ndarray, same: np.ndarray, target: float) -> fl
     return float(THRESHOLDS[index])
 
 
+def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
+    """The most accurate threshold on these pairs."""
+    return float(THRESHOLDS[int(np.argmax(_accuracies(distances, same)))])
+
+
+def accuracy_at(distances: np.ndarray, same: np.ndarray, threshold: float) -> float:
+    return _accuracy(distances, same, threshold)
+
+
 def evaluate_distances(distances: np.ndarray, pairs: Pairs, far_target: float = 1e-3) -> LfwResult:
     """The 10-fold protocol on one squared distance per pair."""
     accuracies, vals, fars, thresholds = [], [], [], []
     for test in range(pairs.folds):
         train = pairs.fold != test
         testing = pairs.fold == test
-        best = float(THRESHOLDS[int(np.argmax(_accuracies(distances[train], pairs.same[train])))])
+        best = best_threshold(distances[train], pairs.same[train])
         thresholds.append(best)
         accuracies.append(_accuracy(distances[testing], pairs.same[testing], best))
         far_at = _far_threshold(distances[train], pairs.same[train], far_target)
