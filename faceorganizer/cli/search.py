@@ -18,6 +18,7 @@ from faceorganizer.cli.scan import add_model_options
 if TYPE_CHECKING:
     from faceorganizer.models.base import Models
     from faceorganizer.people.settings import PeopleSettings
+    from faceorganizer.store import Library
 
 
 def register(commands: Any) -> None:
@@ -53,10 +54,14 @@ def register(commands: Any) -> None:
     identify.set_defaults(run=run_identify)
 
 
-def _models(args: argparse.Namespace) -> Models:
+def _models(args: argparse.Namespace, library: Library | None = None) -> Models:
+    """The models; with a library, its weights (``--weights`` must match them)."""
     from faceorganizer.models.loader import load_models
+    from faceorganizer.reembed import library_weights
 
-    return load_models(args.device, args.weights)
+    if library is None:
+        return load_models(args.device, args.weights)
+    return load_models(args.device, library_weights(library, args.weights, switch=False))
 
 
 def _people_settings(args: argparse.Namespace) -> PeopleSettings:
@@ -64,7 +69,11 @@ def _people_settings(args: argparse.Namespace) -> PeopleSettings:
     from faceorganizer.people.settings import PeopleSettings, load_settings
 
     if not library_path(args).exists():
-        return PeopleSettings()
+        if args.weights is None:
+            return PeopleSettings()
+        from faceorganizer.models.weights import distance_scale, resolve
+
+        return PeopleSettings().scaled(distance_scale(resolve(args.weights)))
     with open_library(args, create=False) as library:
         return load_settings(library)
 
@@ -80,7 +89,7 @@ def run_search(args: argparse.Namespace) -> int:
     if args.face is not None:
         query = index.embedding_of(args.face)
     else:
-        models = _models(args)
+        models = _models(args, library)
         query = embed_face(models, pick_face(faces_in(args.image, models), args.image, args.pick))
     threshold = args.threshold if args.threshold is not None else settings.verify_threshold
     hits = index.search(query, top=args.top, threshold=threshold)
@@ -111,7 +120,7 @@ def run_identify(args: argparse.Namespace) -> int:
     from faceorganizer.people.settings import load_settings
 
     with open_library(args, create=False) as library:
-        found = identify(library, _models(args), args.photo, load_settings(library))
+        found = identify(library, _models(args, library), args.photo, load_settings(library))
     if args.json:
         print_json([{"box": [round(v, 1) for v in f.box], "person": f.person, "name": f.name,
                      "distance": None if f.distance is None else round(f.distance, 4)}

@@ -50,7 +50,9 @@ def preload_torch(app) -> None:
     splash.close()
 
 
-def main(argv: Sequence[str] = (), library: Path | None = None) -> int:
+def main(argv: Sequence[str] = (), library: Path | None = None, weights: Path | None = None) -> int:
+    """Open the window; with ``weights``, the first library opened switches to them (its faces
+    are re-embedded in the background once the models are loaded)."""
     problem = display_problem()
     if problem:
         print(f"faceorganizer: {problem}", file=sys.stderr)
@@ -93,6 +95,15 @@ def main(argv: Sequence[str] = (), library: Path | None = None) -> int:
                     return None
                 path = Path(chosen)
         settings.setValue("library", str(opened.path))
+        pending = switch_to.pop() if switch_to else None
+        if pending is not None:
+            from faceorganizer.models.weights import WeightsError
+            from faceorganizer.reembed import library_weights
+
+            try:
+                library_weights(opened, pending)
+            except WeightsError as exc:
+                QMessageBox.warning(None, "faceorganizer", str(exc))
         context = AppContext(opened, settings)
         window = MainWindow(context)
         window.library_switch_requested.connect(lambda new: switch(window, Path(new)))
@@ -100,6 +111,7 @@ def main(argv: Sequence[str] = (), library: Path | None = None) -> int:
         return window
 
     windows: list[MainWindow] = []
+    switch_to = [weights] if weights is not None else []
 
     def switch(old: MainWindow, new: Path) -> None:
         replacement = open_window(new)

@@ -23,11 +23,14 @@ T = TypeVar("T")
 ModelsFactory = Callable[[Callable[[str], None]], Models]
 
 
-def real_models(device: str) -> ModelsFactory:
+def real_models(device: str, library: Library) -> ModelsFactory:
+    """MTCNN and FaceNet with the weights the library records (see ``reembed``)."""
     def make(progress: Callable[[str], None]) -> Models:
         from faceorganizer.models.loader import load_models
+        from faceorganizer.reembed import library_weights
 
-        return load_models(device, workers=ScanSettings().workers, progress=progress)
+        weights = library_weights(library, progress=progress)
+        return load_models(device, weights, workers=ScanSettings().workers, progress=progress)
     return make
 
 
@@ -86,7 +89,7 @@ class AppContext(QObject):
         self.settings = settings
         self.thumbnails = thumbnails or ThumbnailService()
         self.thumbnails.setParent(self)  # Qt objects must go before the application does
-        self.models = ModelProvider(models or real_models(self.device), self)
+        self.models = ModelProvider(models or real_models(self.device, library), self)
         self.models.message.connect(self.message)
         self.undo = QUndoStack(self)
 

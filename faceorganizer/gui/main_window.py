@@ -23,12 +23,16 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QStyle,
 )
+from sqlalchemy import func, select
 
 from faceorganizer.imaging import IMAGE_EXTENSIONS
-from faceorganizer.jobs import GroupingFinished, GroupingStarted, scan_and_group
+from faceorganizer.jobs import GroupingFinished, GroupingStarted, reembed_and_group, scan_and_group
+from faceorganizer.models.weights import WeightsError, resolve
 from faceorganizer.people.recluster import ReclusterSummary, recluster
+from faceorganizer.reembed import ReembedFinished, ReembedProgress, record, recorded_weights, stale_faces
 from faceorganizer.scan.events import ScanFinished, ScanProgress, ScanStarted, ScanSummary
 from faceorganizer.store import browse
+from faceorganizer.store.schema import Face
 
 from .context import AppContext, real_models
 from .dialogs import FailuresDialog
@@ -292,12 +296,16 @@ class MainWindow(QMainWindow):
         a first run that must prepare the weights says so."""
         models = self.context.models
 
-        def job(cancel: threading.Event) -> Iterator[str]:
+        library = self.context.library
+
+        def job(cancel: threading.Event) -> Iterator[object]:
             loaded = models.get()
             load = getattr(loaded.embedder, "load", None)
             if load is not None:  # the embedder builds itself lazily; do it now, not mid-scan
                 load()
             yield "Face models ready"
+            if stale_faces(library):  # a switch of weights was interrupted: finish it
+                yield from reembed_and_group(library, models.get, cancel=cancel)
 
         self._start(job, "Preparing the face models...")
 
@@ -333,6 +341,38 @@ class MainWindow(QMainWindow):
 
         return self._start(job, "Grouping faces into people...")
 
+    def switch_weights(self, path: str | None) -> bool:
+        """Make the library use other FaceNet weights, then re-embed and regroup in the background."""
+        try:
+            resolved = resolve(path, use_env=False, prepare_missing=False)
+        except WeightsError as exc:
+            QMessageBox.warning(self, "faceorganizer", str(exc))
+            return False
+        with self.context.library.reader() as session:
+            faces = session.scalar(select(func.count(Face.id))) or 0
+        answer = QMessageBox.question(
+            self, "Switch the face recognition weights?",
+            f"Every face ({faces}) will be embedded again with {resolved.model_id}, in the "
+            "background; people are then regrouped. Names, confirmations and rejections are kept. "
+            "If it is interrupted, it goes on the next time the library is opened.")
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        record(self.context.library, resolved)
+        self.context.models.reset()
+        return self.resume_reembedding(force=True)
+
+    def resume_reembedding(self, force: bool = False) -> bool:
+        library, models = self.context.library, self.context.models
+        if not force and not stale_faces(library):
+            return False
+        scan, people = self.context.scan_settings(), self.context.people_settings()
+
+        def job(cancel: threading.Event) -> Iterator[object]:
+            yield from reembed_and_group(library, models.get, scan, people, cancel)
+
+        self.last_summary = None
+        return self._start(job, "Re-embedding the faces with the new weights...")
+
     def cancel_job(self) -> None:
         if self.runner is not None:
             self.runner.cancel()
@@ -356,6 +396,17 @@ class MainWindow(QMainWindow):
                 f"{_duration(event.eta)} left")
         elif isinstance(event, ScanFinished):
             self.last_summary = event.summary
+        elif isinstance(event, ReembedProgress):
+            self.progress.setRange(0, max(1, event.total))
+            self.progress.setValue(event.done)
+            self.progress_text.setText(f"Re-embedding faces: {event.done}/{event.total}")
+        elif isinstance(event, ReembedFinished):
+            summary = event.summary
+            if summary.faces or summary.unreadable:
+                self.statusBar().showMessage(
+                    f"{summary.faces} faces re-embedded with {summary.model_id}"
+                    + (f"; {summary.unreadable} could not be (photo missing or unreadable)"
+                       if summary.unreadable else ""), 15000)
         elif isinstance(event, GroupingStarted):
             self.progress.setRange(0, 0)
             self.progress_text.setText("Grouping faces into people...")
@@ -401,7 +452,10 @@ class MainWindow(QMainWindow):
         settings = self.context.settings
         if chosen.device != self.context.device:
             settings.setValue("device", chosen.device)
-            self.context.models.reset(real_models(chosen.device))
+            self.context.models.reset(real_models(chosen.device, self.context.library))
+        recorded = recorded_weights(self.context.library)
+        if chosen.weights != (recorded.get("path") if recorded else None):
+            self.switch_weights(chosen.weights)
         settings.setValue("min_face_size", chosen.min_face_size)
         if chosen.people != self.context.people_settings():
             self.context.save_people_settings(chosen.people)

@@ -4,6 +4,7 @@ which library is open. App settings are kept with QSettings, people settings in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from faceorganizer.people.settings import PeopleSettings
+from faceorganizer.reembed import recorded_weights
 
 from .context import AppContext
 
@@ -32,6 +34,7 @@ class Chosen:
     min_face_size: int
     people: PeopleSettings
     library: str
+    weights: str | None  # a weights file, or None for the built-in weights
 
 
 def _spin(value: float, low: float, high: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
@@ -88,6 +91,25 @@ class SettingsDialog(QDialog):
         layout.addWidget(grouping)
         self._people = people
 
+        recognition = QGroupBox("Face recognition weights (switching re-embeds every face; "
+                                "names and confirmations are kept)")
+        row = QHBoxLayout(recognition)
+        recorded = recorded_weights(context.library)
+        self._weights: str | None = recorded.get("path") if recorded else None
+        self.weights_label = QLineEdit()
+        self.weights_label.setReadOnly(True)
+        row.addWidget(self.weights_label, 1)
+        choose = QPushButton("Choose file...")
+        choose.setToolTip("A FaceNet state dict, for example one written by `faceorganizer train` "
+                          "or `faceorganizer personalize`")
+        choose.clicked.connect(self._choose_weights)
+        row.addWidget(choose)
+        builtin = QPushButton("Built-in")
+        builtin.clicked.connect(lambda: self._set_weights(None))
+        row.addWidget(builtin)
+        self._set_weights(self._weights)
+        layout.addWidget(recognition)
+
         storage = QGroupBox("Library")
         row = QHBoxLayout(storage)
         self.library = QLineEdit(str(context.library.path))
@@ -103,6 +125,16 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
+    def _set_weights(self, path: str | None) -> None:
+        self._weights = path
+        self.weights_label.setText(path or "Built-in: CASIA-WebFace (davidsandberg 20180408-102900)")
+
+    def _choose_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "FaceNet weights", self._weights or str(Path.home()),
+                                              "PyTorch weights (*.pt *.pth);;All files (*)")
+        if path:
+            self._set_weights(path)
+
     def _choose_library(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
             self, "Library file", self.library.text(), "faceorganizer library (*.sqlite)",
@@ -111,9 +143,18 @@ class SettingsDialog(QDialog):
             self.library.setText(path)
 
     def chosen(self) -> Chosen:
-        people = self._people.with_overrides(
-            cluster_threshold=round(self.cluster.value(), 3), merge_threshold=round(self.merge.value(), 3),
-            match_threshold=round(self.match.value(), 3), min_faces=self.min_faces.value(),
+        def value(box: QDoubleSpinBox, old: float) -> float:
+            """The box's value, or the old one if the box still shows it (thresholds of fine-tuned
+            weights are scaled and have more decimals than the box: no drift on OK)."""
+            shown = round(old, box.decimals())
+            return old if abs(box.value() - shown) < 1e-9 else round(box.value(), 3)
+
+        old = self._people
+        people = old.with_overrides(
+            cluster_threshold=value(self.cluster, old.cluster_threshold),
+            merge_threshold=value(self.merge, old.merge_threshold),
+            match_threshold=value(self.match, old.match_threshold), min_faces=self.min_faces.value(),
             gate_min_size=self.gate_size.value(),
-            gate_min_probability=round(self.gate_probability.value(), 3))
-        return Chosen(self.device.currentData(), self.min_face.value(), people, self.library.text())
+            gate_min_probability=value(self.gate_probability, old.gate_min_probability))
+        return Chosen(self.device.currentData(), self.min_face.value(), people, self.library.text(),
+                      self._weights)

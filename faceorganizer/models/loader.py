@@ -11,7 +11,7 @@ from faceorganizer.models.base import Models
 from faceorganizer.models.detector import MtcnnDetector
 from faceorganizer.models.device import choose_device
 from faceorganizer.models.embedder import FacenetEmbedder
-from faceorganizer.models.weights import Progress, resolve
+from faceorganizer.models.weights import Progress, ResolvedWeights, resolve
 
 
 def configure_cpu_threads(workers: int) -> None:
@@ -24,12 +24,13 @@ def configure_cpu_threads(workers: int) -> None:
     torch.set_num_threads(max(1, cores // max(1, workers)))
 
 
-def load_models(device: str = "auto", weights: str | Path | None = None, *, workers: int = 1,
+def load_models(device: str = "auto", weights: str | Path | ResolvedWeights | None = None, *,
+                workers: int = 1,
                 embed_batch: int = 32, progress: Progress | None = None) -> Models:
     """MTCNN and FaceNet on ``device`` ("auto": CUDA, then MPS, then CPU)."""
     chosen = choose_device(device)
     if chosen.type == "cpu":
         configure_cpu_threads(workers)
-    resolved = resolve(weights, progress=progress)
+    resolved = weights if isinstance(weights, ResolvedWeights) else resolve(weights, progress=progress)
     return Models(detector=MtcnnDetector(chosen),
                   embedder=FacenetEmbedder(resolved, chosen, batch_size=embed_batch))

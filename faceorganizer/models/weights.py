@@ -179,13 +179,16 @@ def _custom_id(path: Path) -> str:
 
 
 def resolve(weights: str | Path | None = None, *, prepare_missing: bool = True,
-            progress: Progress | None = None) -> ResolvedWeights:
-    """The weights to use: ``weights``, else ``$FACEORGANIZER_WEIGHTS``, else the built-in ones."""
-    chosen = weights or os.environ.get(ENV_WEIGHTS) or None
+            progress: Progress | None = None, use_env: bool = True) -> ResolvedWeights:
+    """The weights to use: ``weights``, else ``$FACEORGANIZER_WEIGHTS`` (with ``use_env``),
+    else the built-in ones."""
+    chosen = weights or (os.environ.get(ENV_WEIGHTS) if use_env else None) or None
     if chosen:
         path = Path(chosen).expanduser()
         if not path.is_file():
             raise WeightsError(f"The weights file {path} does not exist.")
+        if path.resolve() == converted_path().resolve():
+            return ResolvedWeights(path=path, model_id=BUILTIN_MODEL_ID, builtin=True)
         return ResolvedWeights(path=path, model_id=_custom_id(path), builtin=False)
     bundle = getattr(sys, "_MEIPASS", None)  # weights shipped inside a packaged app
     if bundle and (Path(bundle) / "weights" / CONVERTED_NAME).is_file():
@@ -230,6 +233,31 @@ def load_state_dict(path: Path) -> dict:
         if not key.startswith("logits."):
             state[key] = value
     return state
+
+
+def read_metadata(path: Path) -> dict:
+    """What ``faceorganizer train`` wrote beside the state dict (empty for other files)."""
+    import torch
+
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"{path} is not a loadable PyTorch state dict "
+                           f"({type(exc).__name__}: {exc})") from exc
+    meta = loaded.get("faceorganizer") if isinstance(loaded, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def distance_scale(resolved: ResolvedWeights) -> float:
+    """How much larger these weights' distances are than the built-in ones' (1.0 if unknown).
+
+    Fine-tuning with the triplet loss spreads the embedding a little (about 8% on LFW),
+    so distance thresholds calibrated on the built-in weights are multiplied by this.
+    """
+    if resolved.builtin or not resolved.path.is_file():
+        return 1.0  # a missing file fails with a clear error where it is loaded
+    value = read_metadata(resolved.path).get("distance_scale", 1.0)
+    return float(value) if isinstance(value, int | float) and 0.25 < value < 4 else 1.0
 
 
 def load_model(resolved: ResolvedWeights):  # -> InceptionResnetV1

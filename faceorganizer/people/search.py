@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from faceorganizer.errors import FaceorganizerError
 from faceorganizer.store import Library
+from faceorganizer.store.people import comparable_faces
 from faceorganizer.store.schema import Face, Photo
 
 
@@ -50,7 +51,7 @@ class FaceIndex:
     def load(cls, library: Library) -> FaceIndex:
         with library.reader() as session:
             rows = session.execute(select(Face.id, Face.photo_id, Face.embedding)
-                                   .where(Face.ignored.is_(False)).order_by(Face.id)).all()
+                                   .where(comparable_faces(session)).order_by(Face.id)).all()
             paths = {pid: path for pid, path in session.execute(select(Photo.id, Photo.path))}
         if not rows:
             return cls(np.zeros(0), np.zeros(0), np.zeros((0, 512), np.float32), paths)

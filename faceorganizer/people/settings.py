@@ -6,6 +6,7 @@ in the README): LFW's 10-fold verification threshold is 1.13; clustering uses a
 stricter 0.75 plus an isolation rule: BCubed precision 0.977 to 0.998 on
 LFW-built libraries of 20 to 100 people with strangers, and the album's 62
 portraits in exactly its 13 people (0.75 is the strictest threshold that does it).
+A library on fine-tuned weights reads them multiplied by the weights' distance scale.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from faceorganizer.errors import FaceorganizerError
 from faceorganizer.people.clustering import ClusterParams
 from faceorganizer.store import Library
-from faceorganizer.store.people import get_setting, put_setting
+from faceorganizer.store.people import distance_scale, get_setting, put_setting
 
 
 class PeopleSettingsError(FaceorganizerError):
@@ -71,6 +72,14 @@ class PeopleSettings:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def scaled(self, factor: float) -> PeopleSettings:
+        """The distance thresholds multiplied by ``factor`` (the ratios and gates stay)."""
+        if factor == 1.0:
+            return self
+        return replace(self, **{name: round(getattr(self, name) * factor, 6) for name in
+                                ("cluster_threshold", "merge_threshold", "match_threshold",
+                                 "verify_threshold")})
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PeopleSettings:
         known = {f.name for f in fields(cls)}
@@ -87,15 +96,20 @@ SETTINGS_KEY = "people"
 
 
 def load_settings(library: Library) -> PeopleSettings:
-    """The library's own people settings (the defaults where it has none)."""
+    """The library's own people settings (the defaults where it has none), in the distances
+    of the library's weights: stored thresholds are in the built-in weights' distances and
+    are multiplied by the weights' distance scale (``models.weights.distance_scale``)."""
     with library.reader() as session:
         stored = get_setting(session, SETTINGS_KEY, {}) or {}
+        scale = distance_scale(session)
     try:
-        return PeopleSettings.from_dict(stored)
+        settings = PeopleSettings.from_dict(stored)
     except (TypeError, PeopleSettingsError):
-        return PeopleSettings()  # an unusable stored value must not lock the library
+        settings = PeopleSettings()  # an unusable stored value must not lock the library
+    return settings.scaled(scale)
 
 
 def save_settings(library: Library, settings: PeopleSettings) -> None:
+    """Store settings given in the library's current distances (see ``load_settings``)."""
     with library.session() as session:
-        put_setting(session, SETTINGS_KEY, settings.as_dict())
+        put_setting(session, SETTINGS_KEY, settings.scaled(1.0 / distance_scale(session)).as_dict())

@@ -14,6 +14,7 @@ from faceorganizer.store.schema import Face, Person, Photo, Rejection, Setting
 REVISION = "decisions_revision"
 FACES_REVISION = "faces_revision"
 GROUPED_REVISION = "grouped_faces_revision"
+WEIGHTS = "weights"  # {"path": file or None for the built-in weights, "model_id": ...}
 
 
 def get_setting(session: Session, key: str, default: Any = None) -> Any:
@@ -52,6 +53,28 @@ def grouping_is_stale(session: Session) -> bool:
     return get_setting(session, GROUPED_REVISION) != faces_revision(session)
 
 
+def current_model(session: Session) -> str | None:
+    """The model the library's embeddings come from (None until a scan records one)."""
+    stored = get_setting(session, WEIGHTS)
+    return stored.get("model_id") if isinstance(stored, dict) else None
+
+
+def distance_scale(session: Session) -> float:
+    """The distance scale of the library's weights (1.0 for the built-in ones)."""
+    stored = get_setting(session, WEIGHTS)
+    value = stored.get("distance_scale", 1.0) if isinstance(stored, dict) else 1.0
+    return float(value) if isinstance(value, int | float) and value > 0 else 1.0
+
+
+def comparable_faces(session: Session) -> Any:
+    """The condition for faces that can be compared: not ignored, and embedded by the
+    library's current model (faces still waiting to be re-embedded keep their person
+    but stay out of grouping and search)."""
+    model = current_model(session)
+    condition = Face.ignored.is_(False)
+    return condition if model is None else condition & (Face.embedding_model == model)
+
+
 @dataclass(frozen=True)
 class FaceTable:
     """Every face that is not ignored, as arrays (one row per face)."""
@@ -67,7 +90,7 @@ class FaceTable:
 def face_table(session: Session) -> FaceTable:
     rows = session.execute(
         select(Face.id, Face.person_id, Face.state, Face.x1, Face.y1, Face.x2, Face.y2,
-               Face.probability, Face.embedding).where(Face.ignored.is_(False)).order_by(Face.id)).all()
+               Face.probability, Face.embedding).where(comparable_faces(session)).order_by(Face.id)).all()
     if not rows:
         return FaceTable(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object),
                          np.zeros(0), np.zeros(0), np.zeros((0, 512), np.float32))

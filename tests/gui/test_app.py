@@ -213,3 +213,51 @@ def test_real_models_end_to_end(qtbot, make_window, tmp_path: Path, data_dir: Pa
     sizes = sorted(p.faces for p in people_by_size(window))
     assert sizes == [2, 4]  # Angelina (3 portraits and the couple), Elon (2)
     assert window.people.model.unsorted == 1  # Brad Pitt, once
+
+
+def test_switching_weights_re_embeds_in_the_background_and_keeps_names(
+        qtbot, make_window, photo_folder, tmp_path: Path, monkeypatch) -> None:
+    from faceorganizer.gui.settings_dialog import SettingsDialog
+    from faceorganizer.models.base import Models
+    from faceorganizer.models.weights import ResolvedWeights
+    from faceorganizer.reembed import record, recorded_weights, stale_faces
+    from tests.fakes import FakeDetector, FakeEmbedder
+    from tests.test_reembed import OtherEmbedder
+
+    holder: list = []
+
+    def models(progress):
+        """Fake "weights": the embedder follows what the library records, as the real one does."""
+        recorded = recorded_weights(holder[0].context.library)
+        embedder = FakeEmbedder() if recorded is None or recorded["model_id"] == "fake-embedder" \
+            else OtherEmbedder()
+        if recorded is not None:
+            embedder.model_id = recorded["model_id"]
+        return Models(FakeDetector(), embedder)
+
+    window = make_window(models=models)
+    holder.append(window)
+    library = window.context.library
+    scan(qtbot, window, photo_folder)
+    record(library, ResolvedWeights(Path("fake.pt"), "fake-embedder", builtin=False))
+    with library.reader() as session:
+        biggest = max(list_people(session), key=lambda p: len(p.faces))
+    ops.rename(library, biggest.id, "Ann")
+
+    import torch
+
+    from faceorganizer.models.weights import load_state_dict, resolve
+
+    weights = tmp_path / "mine.pt"  # a real state dict: the app reads what training wrote in it
+    torch.save({"state_dict": load_state_dict(resolve(None).path)}, weights)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.job_finished, timeout=60_000):
+        assert window.switch_weights(str(weights))
+    assert recorded_weights(library)["path"] == str(weights)
+    assert stale_faces(library) == 0
+    assert "re-embedded" in window.statusBar().currentMessage()
+    with library.reader() as session:
+        assert {p.name for p in list_people(session) if p.id == biggest.id} == {"Ann"}
+    dialog = SettingsDialog(window.context, window)
+    assert dialog.weights_label.text() == str(weights) and dialog.chosen().weights == str(weights)
+    dialog.close()

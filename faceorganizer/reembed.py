@@ -1,0 +1,171 @@
+"""Which FaceNet weights a library uses, and re-embedding its faces when they change.
+
+A library records the weights its embeddings come from (setting ``weights``: the file,
+or none for the built-in ones, the model id, and the weights' distance scale, by which
+the people thresholds are multiplied: see ``people.settings``). Embeddings from different weights
+cannot be compared, so switching weights re-embeds every face from its photo, cut
+by the stored box; faces keep their ids, people, names, confirmations and rejections,
+since those belong to faces, not to embeddings. Until a face is re-embedded it stays
+out of grouping and search (``store.people.comparable_faces``). Work is committed a
+few photos at a time, so a cancelled or crashed switch goes on where it stopped.
+
+Precedence for a library: ``--weights`` (which switches the library), else what the
+library records, else ``$FACEORGANIZER_WEIGHTS``, else the built-in weights.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+
+from faceorganizer.analysis import crops_of, decode
+from faceorganizer.imaging import ImageError
+from faceorganizer.models.base import Models
+from faceorganizer.models.weights import ResolvedWeights, WeightsError, distance_scale, resolve
+from faceorganizer.settings import ScanSettings
+from faceorganizer.store import Library
+from faceorganizer.store.people import WEIGHTS, bump_faces_revision, current_model, get_setting, put_setting
+from faceorganizer.store.schema import PHOTO_OK, Face, Photo
+
+PHOTOS_PER_COMMIT = 16
+
+
+def recorded_weights(library: Library) -> dict | None:
+    with library.reader() as session:
+        stored = get_setting(session, WEIGHTS)
+    return stored if isinstance(stored, dict) else None
+
+
+def library_weights(library: Library, override: str | Path | None = None, *, switch: bool = True,
+                    progress: Callable[[str], None] | None = None) -> ResolvedWeights:
+    """The weights to embed this library's faces with.
+
+    With ``override`` and ``switch``, the library is switched to it (its faces are then
+    stale until re-embedded); with ``switch=False`` an override that differs from the
+    library's weights is an error, since its embeddings would not be comparable.
+    """
+    stored = recorded_weights(library)
+    if override is not None:
+        resolved = resolve(override, progress=progress)
+    elif stored is not None:
+        path = stored.get("path")
+        try:
+            resolved = resolve(path, use_env=False, progress=progress)
+        except WeightsError as exc:
+            raise WeightsError(f"This library uses the weights {path}, which cannot be found ({exc}). "
+                               "Put the file back, or run `faceorganizer weights use builtin` "
+                               "(or another file) to re-embed the faces.") from exc
+    else:
+        resolved = resolve(None, progress=progress)
+    if stored is None or stored.get("model_id") != resolved.model_id:
+        if stored is not None and not switch:
+            raise WeightsError(
+                f"This library's faces were embedded with {stored.get('model_id')}, not "
+                f"{resolved.model_id}; their distances cannot be compared. Switch the library "
+                f"with `faceorganizer weights use {override}` first.")
+        record(library, resolved)
+    return resolved
+
+
+def record(library: Library, resolved: ResolvedWeights) -> None:
+    """Make ``resolved`` the library's weights (its faces are stale until re-embedded)."""
+    scale = distance_scale(resolved)
+    with library.session() as session:
+        value: dict[str, Any] = {"path": None if resolved.builtin else str(resolved.path),
+                                 "model_id": resolved.model_id}
+        if scale != 1.0:
+            value["distance_scale"] = scale
+        put_setting(session, WEIGHTS, value)
+
+
+def stale_faces(library: Library) -> int:
+    """Faces whose embeddings are not from the library's current weights."""
+    with library.reader() as session:
+        model = current_model(session)
+        if model is None:
+            return 0
+        return int(session.scalar(select(func.count(Face.id)).where(Face.embedding_model != model)) or 0)
+
+
+@dataclass(frozen=True)
+class ReembedProgress:
+    done: int       # faces
+    total: int
+
+
+@dataclass(frozen=True)
+class ReembedSummary:
+    model_id: str
+    faces: int          # re-embedded
+    unreadable: int     # faces whose photo is missing or unreadable now (still stale)
+    seconds: float
+    cancelled: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ReembedFinished:
+    summary: ReembedSummary
+
+
+def reembed(library: Library, models: Callable[[], Models], settings: ScanSettings | None = None,
+            cancel: threading.Event | None = None) -> Iterator[ReembedProgress | ReembedFinished]:
+    """Re-embed every stale face with ``models().embedder`` (which must be the library's weights)."""
+    settings = settings or ScanSettings()
+    started = time.monotonic()
+    with library.reader() as session:
+        model = current_model(session)
+        rows = session.execute(
+            select(Face.id, Face.x1, Face.y1, Face.x2, Face.y2, Photo.path, Photo.status)
+            .join(Photo, Photo.id == Face.photo_id)
+            .where(Face.embedding_model != model).order_by(Photo.path, Face.id)).all() if model else []
+    if not rows:
+        yield ReembedFinished(ReembedSummary(model or "", 0, 0, 0.0, False))
+        return
+    embedder = models().embedder
+    if embedder.model_id != model:
+        raise WeightsError(f"cannot re-embed: the loaded weights are {embedder.model_id}, "
+                           f"the library uses {model}")
+    by_photo: dict[str, list] = {}
+    for row in rows:
+        by_photo.setdefault(row.path, []).append(row)
+    photos = list(by_photo.items())
+    done = unreadable = 0
+    yield ReembedProgress(0, len(rows))
+    cancelled = False
+    for start in range(0, len(photos), PHOTOS_PER_COMMIT):
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
+        ids: list[int] = []
+        crops: list[np.ndarray] = []
+        for path, faces in photos[start:start + PHOTOS_PER_COMMIT]:
+            try:
+                if faces[0].status != PHOTO_OK:
+                    raise OSError("the photo is missing or failed")
+                data = Path(path).read_bytes()
+                crops.extend(crops_of(data, decode(data, settings),
+                                      [(f.x1, f.y1, f.x2, f.y2) for f in faces], settings))
+                ids.extend(f.id for f in faces)
+            except (OSError, ImageError):
+                unreadable += len(faces)
+        if ids:
+            vectors = embedder.embed(np.stack(crops))
+            with library.session() as session:
+                for face_id, vector in zip(ids, vectors, strict=True):
+                    session.execute(update(Face).where(Face.id == face_id)
+                                    .values(embedding=vector, embedding_model=model))
+                bump_faces_revision(session)
+        done += sum(len(f) for _, f in photos[start:start + PHOTOS_PER_COMMIT])
+        yield ReembedProgress(done, len(rows))
+    yield ReembedFinished(ReembedSummary(model or "", done - unreadable, unreadable,
+                                         time.monotonic() - started, cancelled))
