@@ -11,9 +11,12 @@ fine-tuned on the rest (``trainer``), and both weights embed the held-out faces:
 - **look-alikes**: the closest 5% of different-person pairs (the look-alikes), their
   mean distance and how many fall under the threshold (false matches).
 
-The new weights are accepted only if clustering F and pair accuracy each drop by at most
-``tolerance`` (0.3 points by default); the figures are reported either way. The weights
-that are used are exactly the ones measured (the held-out people are only used to check).
+The weights' distance scale (how much training spread the embedding) is measured on
+the held-out people too, since the training faces overstate it for people not trained
+on, and written into the weights file. The new weights are accepted only if clustering
+F and pair accuracy each drop by at most ``tolerance`` (0.3 points by default); the
+figures are reported either way. The weights that are used are exactly the ones
+measured (the held-out people are only used to check and to scale).
 """
 
 from __future__ import annotations
@@ -73,6 +76,22 @@ def held_out_scores(embeddings: np.ndarray, labels: np.ndarray, settings: People
         lookalike_distance=float(closest.mean()), same_distance=float(distances[same].mean()))
 
 
+def mean_different(embeddings: np.ndarray, labels: np.ndarray) -> float:
+    d = np.sum((embeddings[:, None, :] - embeddings[None, :, :]) ** 2, axis=-1)
+    return float(d[labels[:, None] != labels[None, :]].mean())
+
+
+def _set_distance_scale(path: Path, scale: float) -> None:
+    import torch
+
+    stored = torch.load(path, map_location="cpu", weights_only=True)
+    stored["faceorganizer"]["distance_scale"] = round(scale, 6)
+    stored["faceorganizer"]["distance_scale_from"] = "held-out people"
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(stored, temporary)
+    temporary.replace(path)
+
+
 def split_people(faces: FaceSet, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train mask, held-out mask) over faces; whole people go one way or the other."""
     people = faces.trainable_people()
@@ -124,12 +143,20 @@ def personalize(faces: FaceSet, base: ResolvedWeights, out: Path, config: TrainC
                    extra_meta={"personalized": "held-out check on "
                                                f"{len(held.people)} people"})
     make = embedder or (lambda w: FacenetEmbedder(w, device))
-    before = held_out_scores(make(base).embed(held.crops), held.labels, settings)
+    old_vectors = make(base).embed(held.crops)
+    before = held_out_scores(old_vectors, held.labels, settings)
     tuned = resolve(out)
-    # ``settings`` are in the base weights' distances; the new weights spread them a little.
-    rescale = distance_scale(tuned) / distance_scale(base)
-    after = held_out_scores(make(tuned).embed(held.crops), held.labels, settings.scaled(rescale))
+    new_vectors = make(tuned).embed(held.crops)
+    # ``settings`` are in the base weights' distances and the new weights spread them a
+    # little. The training faces overstate how much for people not trained on, so the
+    # scale is measured again on the held-out people and written into the weights.
+    rescale = mean_different(new_vectors, held.labels) / mean_different(old_vectors, held.labels)
+    _set_distance_scale(out, distance_scale(base) * rescale)
+    after = held_out_scores(new_vectors, held.labels, settings.scaled(rescale))
     reasons = []
+    if all(record.active == 0 for record in result.history if record.loss is not None):
+        reasons.append("nothing to learn: every triplet of the confirmed people already meets the "
+                       "margin, so the weights did not change (confirm more faces, or harder ones)")
     if after.bcubed_f < before.bcubed_f - tolerance:
         reasons.append(f"clustering of unseen people got worse: BCubed F {100 * before.bcubed_f:.1f} -> "
                        f"{100 * after.bcubed_f:.1f}")
