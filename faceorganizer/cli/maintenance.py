@@ -89,31 +89,38 @@ def run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_use(args: argparse.Namespace) -> int:
+def switch_library(library: Any, resolved: Any, device: str, quiet: bool) -> tuple[Any, Any]:
+    """Record ``resolved`` as the library's weights, re-embed and regroup, with a progress
+    line unless ``quiet``; Ctrl+C stops after the batch in flight. The two summaries."""
     from faceorganizer.cli.scan import _cancel_on_interrupt, _reembed_line
     from faceorganizer.jobs import GroupingFinished, reembed_and_group
     from faceorganizer.models.loader import load_models
-    from faceorganizer.models.weights import resolve
     from faceorganizer.reembed import ReembedFinished, ReembedProgress, record
 
-    builtin = args.weights.lower() in ("builtin", "built-in", "default")
-    resolved = resolve(None, use_env=False) if builtin else resolve(Path(args.weights).expanduser().resolve())
+    record(library, resolved)
     cancel = threading.Event()
     previous = _cancel_on_interrupt(cancel)
     summary = grouping = None
     try:
-        with open_library(args, create=False) as library:
-            record(library, resolved)
-            for event in reembed_and_group(library, lambda: load_models(args.device, resolved),
-                                           cancel=cancel):
-                if isinstance(event, ReembedProgress) and not args.json:
-                    _reembed_line(event)
-                elif isinstance(event, ReembedFinished):
-                    summary = event.summary
-                elif isinstance(event, GroupingFinished):
-                    grouping = event.summary
+        for event in reembed_and_group(library, lambda: load_models(device, resolved), cancel=cancel):
+            if isinstance(event, ReembedProgress) and not quiet:
+                _reembed_line(event)
+            elif isinstance(event, ReembedFinished):
+                summary = event.summary
+            elif isinstance(event, GroupingFinished):
+                grouping = event.summary
     finally:
         signal.signal(signal.SIGINT, previous)
+    return summary, grouping
+
+
+def run_use(args: argparse.Namespace) -> int:
+    from faceorganizer.models.weights import resolve
+
+    builtin = args.weights.lower() in ("builtin", "built-in", "default")
+    resolved = resolve(None, use_env=False) if builtin else resolve(Path(args.weights).expanduser().resolve())
+    with open_library(args, create=False) as library:
+        summary, grouping = switch_library(library, resolved, args.device, args.json)
     result = {"weights": None if resolved.builtin else str(resolved.path), "model_id": resolved.model_id,
               "reembedded": summary.as_dict() if summary else None,
               "people": grouping.as_dict() if grouping else None}

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -233,14 +231,11 @@ def load_dataset(dataset: Path, args: argparse.Namespace, display: TrainingDispl
 
 
 def run_personalize(args: argparse.Namespace) -> int:
-    from faceorganizer.cli.scan import _cancel_on_interrupt, _reembed_line
-    from faceorganizer.jobs import reembed_and_group
     from faceorganizer.models.device import choose_device
-    from faceorganizer.models.loader import load_models
     from faceorganizer.models.weights import resolve
     from faceorganizer.paths import cache_dir
     from faceorganizer.people.settings import load_settings
-    from faceorganizer.reembed import ReembedFinished, ReembedProgress, library_weights, record
+    from faceorganizer.reembed import library_weights
     from faceorganizer.training import data
     from faceorganizer.training.personalize import default_out, personalize
     from faceorganizer.training.trainer import Stage, TrainConfig
@@ -264,19 +259,9 @@ def run_personalize(args: argparse.Namespace) -> int:
                              cache_dir=cache_dir() / "training", report=display)
         switched = None
         if result.accepted and not args.no_switch:
-            tuned = resolve(out)
-            record(library, tuned)
-            cancel = threading.Event()
-            previous = _cancel_on_interrupt(cancel)
-            try:
-                for event in reembed_and_group(library, lambda: load_models(args.device, tuned),
-                                               cancel=cancel):
-                    if isinstance(event, ReembedProgress) and not args.json:
-                        _reembed_line(event)
-                    elif isinstance(event, ReembedFinished):
-                        switched = event.summary
-            finally:
-                signal.signal(signal.SIGINT, previous)
+            from faceorganizer.cli.maintenance import switch_library
+
+            switched, _ = switch_library(library, resolve(out), args.device, args.json)
     if args.json:
         print_json({**result.as_dict(), "switched": switched.as_dict() if switched else None})
         return 0
