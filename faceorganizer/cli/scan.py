@@ -47,14 +47,14 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser, weights_help: str | None = None) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                         help="where the models run (auto: CUDA, then Apple MPS, then CPU)")
-    parser.add_argument("--weights", type=Path, metavar="FILE",
-                        help="a facenet-pytorch state dict (say, from `faceorganizer train`) to use "
-                             "instead of the built-in CASIA-WebFace weights; a scan switches the "
-                             "library to it and re-embeds its faces (default: the library's "
-                             "weights, else $FACEORGANIZER_WEIGHTS, else the built-in ones)")
+    default_help = ("a facenet-pytorch state dict (say, from `faceorganizer train`) to use instead of "
+                    "the built-in CASIA-WebFace weights; a scan switches the library to it and "
+                    "re-embeds its faces (default: the library's weights, else "
+                    "$FACEORGANIZER_WEIGHTS, else the built-in ones)")
+    parser.add_argument("--weights", type=Path, metavar="FILE", help=weights_help or default_help)
 
 
 def settings_from(args: argparse.Namespace) -> ScanSettings:

@@ -43,7 +43,8 @@ def _training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
     parser.add_argument("--views", type=int, default=d.views, metavar="V",
                         help=f"augmented views per face precomputed when the trunk is frozen ({d.views})")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed ({d.seed})")
-    add_model_options(parser)
+    add_model_options(parser, weights_help="the weights to start from (default: the built-in ones; "
+                                           "for personalize, the library's)")
 
 
 def register(commands: Any) -> None:
