@@ -62,7 +62,9 @@ def weights_report() -> dict[str, Any]:
 
 
 def library_report(path: Path) -> dict[str, Any]:
+    from faceorganizer.reembed import stale_faces
     from faceorganizer.store import Library, LibraryError
+    from faceorganizer.store.people import WEIGHTS, get_setting
     from faceorganizer.store.photos import status_counts
 
     report: dict[str, Any] = {"path": str(path), "exists": path.exists()}
@@ -72,6 +74,9 @@ def library_report(path: Path) -> dict[str, Any]:
         with Library(path, create=False) as library, library.reader() as session:
             report["schema_version"] = library.schema_version
             report["photos"] = status_counts(session)
+            stored = get_setting(session, WEIGHTS)
+            report["weights"] = stored if isinstance(stored, dict) else None
+            report["faces_to_reembed"] = stale_faces(library)
     except LibraryError as exc:
         report["error"] = str(exc)
     return report

@@ -45,4 +45,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(library["photos"].items())) or "empty"
         print(f"library: {library['path']} (schema {library['schema_version']}; photos: {counts})")
+        used = library.get("weights")
+        if used:
+            print(f"  its weights: {used['model_id']}  {used.get('path') or '(built-in)'}"
+                  + (f", distances x{used['distance_scale']:.3f}" if used.get("distance_scale") else "")
+                  + (f"; {library['faces_to_reembed']} faces wait to be re-embedded"
+                     if library.get("faces_to_reembed") else ""))
     return 0 if weights["ok"] else 1
