@@ -153,6 +153,18 @@ def measure(weights: str | None, pairs: Pairs, test_fold: int) -> dict:
             "lfw_10fold": full.accuracy, "lfw_10fold_std": full.std, "distance_scale": scale}
 
 
+def compare_on_fold_10(weights: str) -> None:
+    """One line each for the built-in weights and ``weights``, measured on fold 10."""
+    pairs = read_pairs(LFW / "pairs.txt")
+    for title, chosen in (("built-in", None), ("personalised", weights)):
+        r = measure(chosen, pairs, 9)
+        print(f"{title:13} fold 10: accuracy {100 * r['fold_accuracy']:.2f}% (threshold from "
+              f"folds 1-9), VAL {100 * r['fold_val']:.1f}% at FAR 0.1%, clustering BCubed "
+              f"P {100 * r['cluster_precision']:.2f} R {100 * r['cluster_recall']:.2f} "
+              f"F {100 * r['cluster_f']:.2f}; LFW 10-fold {100 * r['lfw_10fold']:.2f}% "
+              f"+- {100 * r['lfw_10fold_std']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", action="append", default=[], help="fine-tuned weights to compare")

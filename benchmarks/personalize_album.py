@@ -27,7 +27,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from faceorganizer.cli import main as cli
-from faceorganizer.evaluation.lfw import read_pairs
 from faceorganizer.jobs import scan_and_group
 from faceorganizer.models.loader import load_models
 from faceorganizer.people import operations as ops
@@ -35,7 +34,7 @@ from faceorganizer.store import Library
 from faceorganizer.store.schema import Face, Photo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lfw_finetune import LFW, measure
+from lfw_finetune import compare_on_fold_10
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FACEORGANIZER_TEST_DATA", REPO.parent / "shared" / "data"))
@@ -83,13 +82,7 @@ def main() -> None:
         report = json.loads(buffer.getvalue())
         print(json.dumps({k: report[k] for k in ("accepted", "reasons", "trained_people",
                                                  "held_out_people", "before", "after")}, indent=2))
-        pairs = read_pairs(LFW / "pairs.txt")
-        for title, weights in (("built-in", None), ("personalised", str(out))):
-            result = measure(weights, pairs, 9)
-            print(f"{title:13} LFW 10-fold {100 * result['lfw_10fold']:.2f}% "
-                  f"+- {100 * result['lfw_10fold_std']:.2f}; fold-10 people clustering BCubed "
-                  f"P {100 * result['cluster_precision']:.2f} R {100 * result['cluster_recall']:.2f} "
-                  f"F {100 * result['cluster_f']:.2f}")
+        compare_on_fold_10(str(out))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from faceorganizer.evaluation.lfw import read_pairs
 from faceorganizer.models.weights import distance_scale, resolve
 from faceorganizer.people.settings import PeopleSettings
 from faceorganizer.training import data
@@ -27,7 +26,7 @@ from faceorganizer.training.personalize import personalize
 from faceorganizer.training.trainer import TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lfw_finetune import LFW, measure
+from lfw_finetune import LFW, compare_on_fold_10
 
 
 def main() -> None:
@@ -58,13 +57,7 @@ def main() -> None:
                           "distance_scale": {"training faces": result.training.extra["distance_scale"],
                                              "held-out people (kept)": distance_scale(resolve(out))}},
                          indent=2))
-        pairs = read_pairs(LFW / "pairs.txt")
-        for title, weights in (("built-in", None), ("personalised", str(out))):
-            r = measure(weights, pairs, 9)
-            print(f"{title:13} fold 10: accuracy {100 * r['fold_accuracy']:.2f}% (threshold from "
-                  f"folds 1-9), VAL {100 * r['fold_val']:.1f}% at FAR 0.1%, clustering BCubed "
-                  f"P {100 * r['cluster_precision']:.2f} R {100 * r['cluster_recall']:.2f} "
-                  f"F {100 * r['cluster_f']:.2f}; LFW 10-fold {100 * r['lfw_10fold']:.2f}%")
+        compare_on_fold_10(str(out))
 
 
 if __name__ == "__main__":

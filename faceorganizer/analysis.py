@@ -10,6 +10,7 @@ of a reduced copy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -98,3 +99,11 @@ def crops_of(data: bytes, decoded: DecodedPhoto, boxes: list[tuple[float, float,
 def analyze(data: bytes, detector: FaceDetector, settings: ScanSettings) -> AnalyzedPhoto:
     """Find the faces in a photo. Raises :class:`~faceorganizer.imaging.ImageError`."""
     return find_faces(data, decode(data, settings), detector, settings)
+
+
+def stored_face_crops(path: str | Path, boxes: list[tuple[float, float, float, float]],
+                      settings: ScanSettings) -> list[np.ndarray]:
+    """The crops of faces already in the library (boxes in photo pixels), cut again from the
+    photo file. Raises OSError or :class:`~faceorganizer.imaging.ImageError`."""
+    data = Path(path).read_bytes()
+    return crops_of(data, decode(data, settings), boxes, settings)

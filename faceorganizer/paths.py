@@ -7,7 +7,10 @@ folders (tests and portable installs use them).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import platformdirs
 
@@ -41,3 +44,17 @@ def weights_dir() -> Path:
 def absolute(path: str | os.PathLike[str]) -> Path:
     """``path`` made absolute and normalised (``..`` removed), symlinks kept as given."""
     return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+@contextmanager
+def written_atomically(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write that replaces ``path`` in one step when the block ends
+    without an error: a crash leaves the old file (or none), never half a new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        with temporary.open("wb") as handle:
+            yield handle
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

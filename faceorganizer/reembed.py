@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select, update
 
-from faceorganizer.analysis import crops_of, decode
+from faceorganizer.analysis import stored_face_crops
 from faceorganizer.imaging import ImageError
 from faceorganizer.models.base import Models
 from faceorganizer.models.weights import ResolvedWeights, WeightsError, distance_scale, resolve
@@ -152,9 +152,7 @@ def reembed(library: Library, models: Callable[[], Models], settings: ScanSettin
             try:
                 if faces[0].status != PHOTO_OK:
                     raise OSError("the photo is missing or failed")
-                data = Path(path).read_bytes()
-                crops.extend(crops_of(data, decode(data, settings),
-                                      [(f.x1, f.y1, f.x2, f.y2) for f in faces], settings))
+                crops.extend(stored_face_crops(path, [(f.x1, f.y1, f.x2, f.y2) for f in faces], settings))
                 ids.extend(f.id for f in faces)
             except (OSError, ImageError):
                 unreadable += len(faces)

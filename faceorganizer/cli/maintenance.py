@@ -92,19 +92,19 @@ def run_prepare(args: argparse.Namespace) -> int:
 def switch_library(library: Any, resolved: Any, device: str, quiet: bool) -> tuple[Any, Any]:
     """Record ``resolved`` as the library's weights, re-embed and regroup, with a progress
     line unless ``quiet``; Ctrl+C stops after the batch in flight. The two summaries."""
-    from faceorganizer.cli.scan import _cancel_on_interrupt, _reembed_line
+    from faceorganizer.cli.scan import cancel_on_interrupt, print_reembed_progress
     from faceorganizer.jobs import GroupingFinished, reembed_and_group
     from faceorganizer.models.loader import load_models
     from faceorganizer.reembed import ReembedFinished, ReembedProgress, record
 
     record(library, resolved)
     cancel = threading.Event()
-    previous = _cancel_on_interrupt(cancel)
+    previous = cancel_on_interrupt(cancel)
     summary = grouping = None
     try:
         for event in reembed_and_group(library, lambda: load_models(device, resolved), cancel=cancel):
             if isinstance(event, ReembedProgress) and not quiet:
-                _reembed_line(event)
+                print_reembed_progress(event)
             elif isinstance(event, ReembedFinished):
                 summary = event.summary
             elif isinstance(event, GroupingFinished):

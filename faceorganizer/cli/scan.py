@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from faceorganizer.reembed import ReembedFinished, ReembedProgress
 
     cancel = threading.Event()
-    previous = _cancel_on_interrupt(cancel)
+    previous = cancel_on_interrupt(cancel)
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     summary: ScanSummary | None = None
     grouping = None
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
                 if bar is not None:
                     bar.close()
             elif isinstance(event, ReembedProgress) and not args.json:
-                _reembed_line(event)
+                print_reembed_progress(event)
             elif isinstance(event, ReembedFinished):
                 reembedded = event.summary
             elif isinstance(event, GroupingStarted) and not args.json:
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reembed_line(event: Any) -> None:
+def print_reembed_progress(event: Any) -> None:
     last = event.done >= event.total
     if sys.stderr.isatty():
         print(f"\rRe-embedding faces with the library's weights: {event.done}/{event.total}",
@@ -164,7 +164,7 @@ def _reembed_line(event: Any) -> None:
               file=sys.stderr)
 
 
-def _cancel_on_interrupt(cancel: threading.Event) -> Any:
+def cancel_on_interrupt(cancel: threading.Event) -> Any:
     """First Ctrl+C: finish the batch in flight and stop. Second: stop at once."""
     previous = signal.getsignal(signal.SIGINT)
 

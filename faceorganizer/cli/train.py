@@ -20,8 +20,6 @@ from faceorganizer.cli.progress import format_duration
 from faceorganizer.cli.scan import add_model_options
 from faceorganizer.paths import absolute
 
-DEFAULTS: dict[str, Any] = {}
-
 
 def _training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
     from faceorganizer.training.config import TrainConfig

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from faceorganizer.imaging import IMAGE_EXTENSIONS
 from faceorganizer.jobs import GroupingFinished, GroupingStarted, reembed_and_group, scan_and_group
-from faceorganizer.models.weights import WeightsError, resolve
+from faceorganizer.models.weights import resolve
 from faceorganizer.people.recluster import ReclusterSummary, recluster
 from faceorganizer.reembed import ReembedFinished, ReembedProgress, record, recorded_weights, stale_faces
 from faceorganizer.scan.events import ScanFinished, ScanProgress, ScanStarted, ScanSummary
@@ -342,33 +342,28 @@ class MainWindow(QMainWindow):
         return self._start(job, "Grouping faces into people...")
 
     def switch_weights(self, path: str | None) -> bool:
-        """Make the library use other FaceNet weights, then re-embed and regroup in the background."""
-        try:
-            resolved = resolve(path, use_env=False, prepare_missing=False)
-        except WeightsError as exc:
-            QMessageBox.warning(self, "faceorganizer", str(exc))
-            return False
+        """Make the library use other FaceNet weights, then re-embed and regroup in the background.
+
+        Checking the file (hashing it, reading what training wrote in it) happens in the job,
+        not on the GUI thread; a file that is not usable weights is reported as the job's error.
+        """
         with self.context.library.reader() as session:
             faces = session.scalar(select(func.count(Face.id))) or 0
         answer = QMessageBox.question(
             self, "Switch the face recognition weights?",
-            f"Every face ({faces}) will be embedded again with {resolved.model_id}, in the "
-            "background; people are then regrouped. Names, confirmations and rejections are kept. "
-            "If it is interrupted, it goes on the next time the library is opened.")
+            f"Every face ({faces}) will be embedded again with "
+            f"{Path(path).name if path else 'the built-in weights'}, in the background; people are "
+            "then regrouped. Names, confirmations and rejections are kept. If it is interrupted, it "
+            "goes on the next time the library is opened.")
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        record(self.context.library, resolved)
-        self.context.models.reset()
-        return self.resume_reembedding(force=True)
-
-    def resume_reembedding(self, force: bool = False) -> bool:
-        library, models = self.context.library, self.context.models
-        if not force and not stale_faces(library):
-            return False
-        scan, people = self.context.scan_settings(), self.context.people_settings()
+        library, models, scan = self.context.library, self.context.models, self.context.scan_settings()
 
         def job(cancel: threading.Event) -> Iterator[object]:
-            yield from reembed_and_group(library, models.get, scan, people, cancel)
+            record(library, resolve(path, use_env=False, prepare_missing=False))
+            models.reset()
+            # people settings are read after the switch: they follow the new weights' scale
+            yield from reembed_and_group(library, models.get, scan, None, cancel)
 
         self.last_summary = None
         return self._start(job, "Re-embedding the faces with the new weights...")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from PIL import Image
 from faceorganizer.errors import FaceorganizerError
 from faceorganizer.imaging import ImageError
 from faceorganizer.models.base import CROP_SIZE, FaceDetector
+from faceorganizer.paths import written_atomically
 from faceorganizer.settings import ScanSettings
 
 Progress = Callable[[int, int], None]
@@ -65,12 +67,16 @@ class FaceSet:
         """Without the people who have a single face (they give no anchor-positive pair)."""
         return self.subset(np.isin(self.labels, self.trainable_people()))
 
+    @cached_property
+    def crop_digests(self) -> list[bytes]:
+        """The SHA-256 of each crop's pixels (a face's identity in the trunk cache)."""
+        return [hashlib.sha256(crop.tobytes()).digest() for crop in self.crops]
+
     def fingerprint(self) -> str:
-        """Identifies the set's content (for caches and for checking a resumed run)."""
+        """Identifies the set's content (for checking a resumed run)."""
         digest = hashlib.sha256()
-        for source, label in zip(self.sources, self.labels.tolist(), strict=True):
-            digest.update(f"{source}\0{self.people[label]}\n".encode())
-        digest.update(hashlib.sha256(self.crops.tobytes()).digest())
+        for source, label, crop in zip(self.sources, self.labels.tolist(), self.crop_digests, strict=True):
+            digest.update(f"{source}\0{self.people[label]}\n".encode() + crop)
         return digest.hexdigest()[:16]
 
     def summary(self) -> dict[str, int]:
@@ -161,10 +167,8 @@ class CropCache:
         values = list(self.entries.values())
         crops = np.stack([blank if isinstance(v, str) else v for v in values] or [blank])[:len(values)]
         reasons = np.array([v if isinstance(v, str) else "" for v in values], dtype=str)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp.npz")
-        np.savez(temporary, keys=np.array(list(self.entries), dtype=str), crops=crops, reasons=reasons)
-        temporary.replace(self.path)
+        with written_atomically(self.path) as handle:
+            np.savez(handle, keys=np.array(list(self.entries), dtype=str), crops=crops, reasons=reasons)
         self.dirty = False
 
 
@@ -244,7 +248,7 @@ def from_library(library, settings: ScanSettings | None = None,  # library: stor
     """The confirmed faces of the library's people (not hidden-away "not a face" ones)."""
     from sqlalchemy import select
 
-    from faceorganizer.analysis import crops_of, decode
+    from faceorganizer.analysis import stored_face_crops
     from faceorganizer.store.schema import FACE_CONFIRMED, PHOTO_OK, Face, Person, Photo
 
     settings = settings or ScanSettings()
@@ -268,9 +272,7 @@ def from_library(library, settings: ScanSettings | None = None,  # library: stor
     skipped: list[tuple[str, str]] = []
     for done, (path, faces) in enumerate(by_photo.items(), 1):
         try:
-            data = Path(path).read_bytes()
-            cut = crops_of(data, decode(data, settings), [(f.x1, f.y1, f.x2, f.y2) for f in faces],
-                           settings)
+            cut = stored_face_crops(path, [(f.x1, f.y1, f.x2, f.y2) for f in faces], settings)
         except (OSError, ImageError) as exc:
             skipped.extend((f"face {f.id} in {path}", f"cannot read the photo: {exc}") for f in faces)
             continue

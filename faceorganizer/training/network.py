@@ -73,8 +73,3 @@ def trainable_parameters(model: InceptionResnetV1, trainable: str) -> list[nn.Pa
     model.last_bn.weight.requires_grad_(False)  # the graph's constant scale of ones
     model.last_bn.bias.requires_grad_(True)
     return [p for p in model.parameters() if p.requires_grad]
-
-
-def set_mode(model: InceptionResnetV1) -> None:
-    """Eval mode throughout: BatchNorm statistics stay fixed; no dropout."""
-    model.eval()

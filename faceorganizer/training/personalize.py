@@ -32,6 +32,7 @@ import numpy as np
 from faceorganizer.evaluation.metrics import score
 from faceorganizer.models.embedder import FacenetEmbedder
 from faceorganizer.models.weights import ResolvedWeights, distance_scale, resolve
+from faceorganizer.paths import written_atomically
 from faceorganizer.people.clustering import cluster
 from faceorganizer.people.settings import PeopleSettings
 from faceorganizer.training.data import FaceSet
@@ -87,9 +88,8 @@ def _set_distance_scale(path: Path, scale: float) -> None:
     stored = torch.load(path, map_location="cpu", weights_only=True)
     stored["faceorganizer"]["distance_scale"] = round(scale, 6)
     stored["faceorganizer"]["distance_scale_from"] = "held-out people"
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(stored, temporary)
-    temporary.replace(path)
+    with written_atomically(path) as handle:
+        torch.save(stored, handle)
 
 
 def split_people(faces: FaceSet, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,12 +33,13 @@ from faceorganizer.evaluation.lfw import Pairs, evaluate_distances, load_crop
 from faceorganizer.models.embedder import standardise
 from faceorganizer.models.inception_resnet_v1 import InceptionResnetV1
 from faceorganizer.models.weights import ResolvedWeights, distance_scale, load_model
+from faceorganizer.paths import written_atomically
 from faceorganizer.training.augment import Augmentation, AugmentSettings, apply, view_augmentation
 from faceorganizer.training.config import TrainConfig, TrainingError
 from faceorganizer.training.data import FaceSet
 from faceorganizer.training.loss import squared_distances, triplet_loss
 from faceorganizer.training.miner import FALLBACK, SEMI_HARD, mine
-from faceorganizer.training.network import head, set_mode, trainable_parameters, trunk
+from faceorganizer.training.network import head, trainable_parameters, trunk
 
 CHECKPOINT_FORMAT = "faceorganizer-training-checkpoint-1"
 
@@ -75,10 +76,6 @@ class EpochRecord:
     triplets: int = 0
     seconds: float = 0.0
     validation: dict[str, float | int] | None = None
-
-    @property
-    def val_accuracy(self) -> float | None:
-        return None if self.validation is None else float(self.validation["accuracy"])
 
 
 @dataclass(frozen=True)
@@ -139,7 +136,7 @@ class FeatureBank:
                  report: Report, augment: AugmentSettings) -> None:
         key = json.dumps([base_model, config.trainable, config.views, config.seed, asdict(augment)])
         folder = cache_dir / f"trunk-{hashlib.sha256(key.encode()).hexdigest()[:20]}" if cache_dir else None
-        digests = [hashlib.sha256(crop.tobytes()).digest() for crop in faces.crops]
+        digests = faces.crop_digests
         names = [d.hex()[:32] for d in digests]
         known = self._load(folder, set(names))
         missing = [i for i, name in enumerate(names) if name not in known]
@@ -157,11 +154,8 @@ class FeatureBank:
             features = torch.stack(views, dim=1).numpy()
             known.update({names[i]: features[j] for j, i in enumerate(chunk)})
             if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
-                shard = folder / f"{names[chunk[0]]}-{len(chunk)}.npz"
-                temporary = shard.with_suffix(".tmp.npz")
-                np.savez(temporary, names=np.array([names[i] for i in chunk]), features=features)
-                temporary.replace(shard)
+                with written_atomically(folder / f"{names[chunk[0]]}-{len(chunk)}.npz") as handle:
+                    np.savez(handle, names=np.array([names[i] for i in chunk]), features=features)
             report(Stage("Computing trunk features of the augmented faces",
                          min(len(missing), start + self.SHARD), len(missing)))
         self.features = torch.from_numpy(np.stack([known[name] for name in names]))
@@ -172,8 +166,6 @@ class FeatureBank:
         if folder is None or not folder.is_dir():
             return known
         for shard in sorted(folder.glob("*.npz")):
-            if shard.name.endswith(".tmp.npz"):
-                continue
             try:
                 with np.load(shard, allow_pickle=False) as stored:
                     names = stored["names"].tolist()
@@ -218,15 +210,15 @@ class PairValidation:
 
     def prepare(self, model: InceptionResnetV1, trainable: str, device: torch.device,
                 batch: int, report: Report, base_model: str = "", cache_dir: Path | None = None) -> None:
+        key = json.dumps([base_model, trainable, str(self.root), self.images])
+        path = (cache_dir / f"validation-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npy"
+                if cache_dir and base_model and trainable != "all" else None)
+        if path is not None and path.is_file():
+            self._inputs = torch.from_numpy(np.load(path))
+            return
         crops = np.stack([load_crop(self.root, image) for image in self.images])
         if trainable == "all":
             self._inputs = standardise(crops)
-            return
-        key = json.dumps([base_model, trainable, str(self.root), self.images])
-        path = (cache_dir / f"validation-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npy"
-                if cache_dir and base_model else None)
-        if path is not None and path.is_file():
-            self._inputs = torch.from_numpy(np.load(path))
             return
         chunks = []
         for start in range(0, len(crops), batch * 8):
@@ -236,10 +228,8 @@ class PairValidation:
                          start + len(part), len(crops)))
         self._inputs = torch.cat(chunks)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".tmp.npy")
-            np.save(temporary, self._inputs.numpy())
-            temporary.replace(path)
+            with written_atomically(path) as handle:
+                np.save(handle, self._inputs.numpy())
 
     def evaluate(self, model: InceptionResnetV1, trainable: str, device: torch.device) -> dict[str, Any]:
         assert self._inputs is not None, "prepare() first"
@@ -281,10 +271,8 @@ def checkpoint_path(out: Path) -> Path:
 
 
 def _save_atomic(value: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(value, temporary)
-    temporary.replace(path)
+    with written_atomically(path) as handle:
+        torch.save(value, handle)
 
 
 def _cpu_state(model: torch.nn.Module, only: set[str] | None = None) -> dict[str, torch.Tensor]:
@@ -343,7 +331,7 @@ def train(faces: FaceSet, weights: ResolvedWeights, out: Path, config: TrainConf
     started = time.monotonic()
     torch.manual_seed(config.seed)
     model = load_model(weights).to(device, memory_format=torch.channels_last)  # faster CPU convolutions
-    set_mode(model)
+    model.eval()  # BatchNorm statistics stay fixed, no dropout (see ``network``)
     params = trainable_parameters(model, config.trainable)
     changing = {name for name, p in model.named_parameters() if p.requires_grad}
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
