@@ -43,6 +43,9 @@ def register(commands: Any) -> None:
                         help=f"ignore faces the detector is less sure of ({defaults.min_probability})")
     parser.add_argument("--workers", type=int, metavar="N",
                         help=f"photos decoded and detected at once ({defaults.workers})")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="read files that could not be read before again, even if they did not "
+                             "change (by default only changed ones are)")
     add_json_option(parser)
     parser.set_defaults(run=run)
 
@@ -68,6 +71,9 @@ def print_summary(summary: ScanSummary, library: Path, grouping: ReclusterSummar
     print(f"{what}: {', '.join(summary.roots)} in {summary.seconds:.1f} s")
     print(f"  photos: {summary.new} new, {summary.unchanged} unchanged, {summary.changed} changed, "
           f"{summary.moved} moved, {summary.missing} missing, {summary.failed} failed")
+    if summary.still_failed:
+        print(f"  ({summary.still_failed} of the failed files are unchanged since they failed and were "
+              "not read again; --retry-failed reads them anyway)")
     print(f"  faces found: {summary.faces}")
     print(f"  people: {grouping.people} ({grouping.new_people} new), {grouping.suggestions} "
           f"suggestions waiting, {grouping.unsorted} unsorted faces")
@@ -116,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     grouping = None
     reembedded = None
     try:
-        for event in scan_and_group(library, args.folders, models, settings, cancel=cancel):
+        for event in scan_and_group(library, args.folders, models, settings, cancel=cancel,
+                                    retry_failed=args.retry_failed):
             if isinstance(event, ScanStarted) and not args.json:
                 print(f"{event.total} photos to analyse, {event.unchanged} unchanged",
                       file=sys.stderr)

@@ -13,7 +13,8 @@ class Failure:
 
 @dataclass(frozen=True)
 class ScanSummary:
-    """The outcome of one scan. Counts are photos; ``faces`` is faces found by this scan."""
+    """The outcome of one scan. Counts are photos; ``faces`` is faces found by this scan.
+    ``failures`` lists every file under the folders that could not be read, with the reason."""
 
     roots: tuple[str, ...]
     new: int = 0
@@ -22,6 +23,7 @@ class ScanSummary:
     moved: int = 0
     missing: int = 0
     failed: int = 0
+    still_failed: int = 0  # of ``failed``: unchanged since they failed, so not read again
     faces: int = 0
     seconds: float = 0.0
     cancelled: bool = False
@@ -33,7 +35,8 @@ class ScanSummary:
         return {
             "roots": list(self.roots), "new": self.new, "unchanged": self.unchanged,
             "changed": self.changed, "moved": self.moved, "missing": self.missing,
-            "failed": self.failed, "faces": self.faces, "seconds": round(self.seconds, 3),
+            "failed": self.failed, "still_failed": self.still_failed, "faces": self.faces,
+            "seconds": round(self.seconds, 3),
             "cancelled": self.cancelled,
             "failures": [{"path": f.path, "error": f.error} for f in self.failures],
             "offline_roots": list(self.offline_roots),

@@ -19,11 +19,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import update
 
 from faceorganizer.analysis import AnalyzedPhoto, decode, find_faces
 from faceorganizer.imaging import DecodedPhoto, ImageError
@@ -37,7 +38,7 @@ from faceorganizer.scan.events import (
     ScanStarted,
     ScanSummary,
 )
-from faceorganizer.scan.walker import WalkProblem, walk
+from faceorganizer.scan.walker import FoundFile, WalkProblem, walk
 from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library
 from faceorganizer.store.faces import set_faces
@@ -61,6 +62,21 @@ PREFETCH_WHILE_LOADING = 32
 
 
 ModelsFactory = Callable[[], Models]
+
+
+@dataclass
+class _ScanPlan:
+    """What the walk found: the files to read and how the others stand."""
+
+    work: list[_Work] = field(default_factory=list)
+    unchanged: int = 0
+    still_failed: int = 0
+    restored: dict[int, str] = field(default_factory=dict)  # missing photo id -> its status now
+    gone: dict[int, str] = field(default_factory=dict)  # photo id -> status, not found any more
+    failures: list[Failure] = field(default_factory=list)
+    bad_names: list[tuple[str, str, int]] = field(default_factory=list)  # path, reason, root id
+    problems: list[Failure] = field(default_factory=list)
+    candidates: dict[str, list[int]] = field(default_factory=dict)  # hash -> photos a move may take
 
 
 @dataclass(frozen=True)
@@ -133,12 +149,17 @@ def _read_error(exc: OSError) -> str:
 
 
 class Scanner:
-    """Scans folders into a library. Iterate :meth:`scan` to run it; set ``cancel`` to stop."""
+    """Scans folders into a library. Iterate :meth:`scan` to run it; set ``cancel`` to stop.
+
+    A file that failed and has not changed since (size and mtime) is not read again unless
+    ``retry_failed``: it is reported as failed, with the reason recorded when it failed.
+    """
 
     def __init__(self, library: Library, models: ModelsFactory,
                  settings: ScanSettings | None = None,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None, *, retry_failed: bool = False) -> None:
         self.library = library
+        self.retry_failed = retry_failed
         self._models_factory = models
         self._models: Models | None = None
         self.settings = settings or ScanSettings()
@@ -191,82 +212,109 @@ class Scanner:
         offline = tuple(f for f in names if not Path(f).is_dir())
         online = [f for f in names if f not in offline]
 
-        problems: list[Failure] = []
-        failures: list[Failure] = []
-        work: list[_Work] = []
-        unchanged = 0
-        restored: list[int] = []
-        gone: dict[int, str] = {}
         with self.library.session() as session:
             roots = {f: ensure_root(session, f).id for f in online}
+        plan = self._plan(online, roots)
+        failures = list(plan.failures)
+        self._record_failed_names(plan.bad_names)
+        if plan.restored:
+            with self.library.session() as session:
+                for photo_id, status in plan.restored.items():
+                    session.execute(update(Photo).where(Photo.id == photo_id).values(status=status))
+
+        yield ScanStarted(total=len(plan.work), unchanged=plan.unchanged)
+        counts = {"new": 0, "changed": 0, "moved": 0, "failed": len(failures), "faces": 0}
+        moved_ids: set[int] = set()
+        yield from self._run(plan.work, plan.candidates, counts, failures, moved_ids)
+
+        cancelled = self.cancel.is_set()
+        missing_ids = [i for i in plan.gone if i not in moved_ids]
+        with self.library.session() as session:
+            if not cancelled:
+                mark_missing(session, [i for i in missing_ids if plan.gone[i] != PHOTO_MISSING])
+                for root_id in set(roots.values()):
+                    root = session.get(Root, root_id)
+                    if root is not None:
+                        root.last_scan_at = utcnow()
+        summary = ScanSummary(
+            roots=names, new=counts["new"], unchanged=plan.unchanged + counts.get("touched", 0),
+            changed=counts["changed"], moved=counts["moved"],
+            missing=0 if cancelled else len(missing_ids), failed=counts["failed"],
+            still_failed=plan.still_failed, faces=counts["faces"],
+            seconds=time.monotonic() - started, cancelled=cancelled,
+            failures=tuple(failures), offline_roots=offline, problems=tuple(plan.problems))
+        yield ScanFinished(summary)
+
+    def _plan(self, online: list[str], roots: dict[str, int]) -> _ScanPlan:
+        """Walk the folders and sort every file: unchanged, to read, restored, failed before."""
+        plan = _ScanPlan()
+        found_ids: set[int] = set()
+        gone_candidates: list[int] = []
         with self.library.reader() as session:
             for folder in online:
                 known = photos_under(session, folder)
                 found: set[str] = set()
                 for item in walk(folder):
                     if isinstance(item, WalkProblem):
-                        problems.append(Failure(item.path, item.reason))
+                        plan.problems.append(Failure(item.path, item.reason))
                         continue
                     found.add(item.path)
                     old = known.get(item.path)
+                    if old is not None:
+                        found_ids.add(old.id)
                     if item.name_error:
-                        failures.append(Failure(item.path, item.name_error))
+                        plan.failures.append(Failure(item.path, item.name_error))
+                        plan.bad_names.append((item.path, item.name_error, roots[folder]))
                         continue
-                    if (old is not None and old.status != PHOTO_FAILED
-                            and (old.size, old.mtime_ns) == (item.size, item.mtime_ns)):
-                        unchanged += 1
-                        if old.status == PHOTO_MISSING:
-                            restored.append(old.id)
-                        continue
-                    work.append(_Work(item.path, roots[folder], item.size, item.mtime_ns,
-                                      old, allow_move=old is None))
+                    self._sort(plan, item, old, roots[folder])
                 for path, old in known.items():
                     if path not in found:
-                        gone[old.id] = old.status
+                        plan.gone[old.id] = old.status
+                        if old.status != PHOTO_MISSING:
+                            gone_candidates.append(old.id)
             candidates = missing_by_hash(session)
-            gone_hashes = content_hashes(session, [i for i, s in gone.items() if s != PHOTO_MISSING])
-        for content_hash, photo_id in gone_hashes:
-            candidates.setdefault(content_hash, []).append(photo_id)
-        self._record_name_failures(failures, roots, online)
-        if restored:
-            with self.library.session() as session:
-                session.query(Photo).filter(Photo.id.in_(restored)).update(
-                    {Photo.status: PHOTO_OK}, synchronize_session=False)
+            for content_hash, photo_id in content_hashes(session, gone_candidates):
+                candidates.setdefault(content_hash, []).append(photo_id)
+        # A photo found at its own path is not a move candidate, even while marked missing:
+        # it is back (restored), and a copy of it elsewhere is a photo of its own.
+        for content_hash in list(candidates):
+            kept = [i for i in candidates[content_hash] if i not in found_ids]
+            if kept:
+                candidates[content_hash] = kept
+            else:
+                del candidates[content_hash]
+        plan.candidates = candidates
+        return plan
 
-        yield ScanStarted(total=len(work), unchanged=unchanged)
-        counts = {"new": 0, "changed": 0, "moved": 0, "failed": len(failures), "faces": 0}
-        moved_ids: set[int] = set()
-        yield from self._run(work, candidates, counts, failures, moved_ids)
+    def _sort(self, plan: _ScanPlan, item: FoundFile, old: KnownPhoto | None, root_id: int) -> None:
+        """Decide what one found file needs."""
+        same_file = old is not None and (old.size, old.mtime_ns) == (item.size, item.mtime_ns)
+        if old is not None and same_file:
+            failed_before = old.status == PHOTO_FAILED or (old.status == PHOTO_MISSING and old.error)
+            if not failed_before:
+                plan.unchanged += 1
+                if old.status == PHOTO_MISSING:
+                    plan.restored[old.id] = PHOTO_OK
+                return
+            if not self.retry_failed:  # failed, and unchanged since: do not read it again
+                plan.still_failed += 1
+                plan.failures.append(Failure(item.path, old.error or "could not be read"))
+                if old.status == PHOTO_MISSING:
+                    plan.restored[old.id] = PHOTO_FAILED
+                return
+        plan.work.append(_Work(item.path, root_id, item.size, item.mtime_ns, old,
+                               allow_move=old is None))
 
-        cancelled = self.cancel.is_set()
-        missing_ids = [i for i in gone if i not in moved_ids]
-        with self.library.session() as session:
-            if not cancelled:
-                mark_missing(session, [i for i in missing_ids if gone[i] != PHOTO_MISSING])
-                for root_id in set(roots.values()):
-                    root = session.get(Root, root_id)
-                    if root is not None:
-                        root.last_scan_at = utcnow()
-        summary = ScanSummary(
-            roots=names, new=counts["new"], unchanged=unchanged + counts.get("touched", 0),
-            changed=counts["changed"], moved=counts["moved"],
-            missing=0 if cancelled else len(missing_ids), failed=counts["failed"],
-            faces=counts["faces"], seconds=time.monotonic() - started, cancelled=cancelled,
-            failures=tuple(failures), offline_roots=offline, problems=tuple(problems))
-        yield ScanFinished(summary)
-
-    def _record_name_failures(self, failures: list[Failure], roots: dict[str, int],
-                              online: list[str]) -> None:
-        if not failures:
+    def _record_failed_names(self, bad_names: list[tuple[str, str, int]]) -> None:
+        if not bad_names:
             return
         with self.library.session() as session:
-            for failure in failures:
-                root_id = next((roots[f] for f in online if failure.path.startswith(f)), None)
-                photo = session.query(Photo).filter_by(path=failure.path).one_or_none()
+            for path, error, root_id in bad_names:
+                photo = session.query(Photo).filter_by(path=path).one_or_none()
                 if photo is None:
-                    photo = Photo(path=failure.path, size=0, mtime_ns=0, root_id=root_id)
+                    photo = Photo(path=path, size=0, mtime_ns=0, root_id=root_id)
                     session.add(photo)
-                photo.status, photo.error = PHOTO_FAILED, failure.error
+                photo.status, photo.error = PHOTO_FAILED, error
 
     def _run(self, work: list[_Work], candidates: dict[str, list[int]], counts: dict[str, int],
              failures: list[Failure], moved_ids: set[int]) -> Iterator[ScanProgress]:

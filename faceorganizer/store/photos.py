@@ -21,21 +21,26 @@ class KnownPhoto:
     mtime_ns: int
     content_hash: str | None
     status: str
+    error: str | None = None  # why it failed (kept while it is missing)
 
 
 def photos_under(session: Session, folder: str) -> dict[str, KnownPhoto]:
     """Every photo row inside ``folder``, by path."""
     rows = session.execute(
-        select(Photo.path, Photo.id, Photo.size, Photo.mtime_ns, Photo.content_hash, Photo.status)
+        select(Photo.path, Photo.id, Photo.size, Photo.mtime_ns, Photo.content_hash, Photo.status,
+               Photo.error)
         .where(under_prefix(Photo.path, folder)))
-    return {r.path: KnownPhoto(r.id, r.size, r.mtime_ns, r.content_hash, r.status) for r in rows}
+    return {r.path: KnownPhoto(r.id, r.size, r.mtime_ns, r.content_hash, r.status, r.error) for r in rows}
 
 
 def missing_by_hash(session: Session) -> dict[str, list[int]]:
-    """Photos already marked missing, by content hash: where moved files may have gone."""
+    """Analysed photos already marked missing, by content hash: where moved files may have gone.
+    A photo that failed is no candidate: its faces were never found, so a file with its
+    content elsewhere is read like a new one."""
     found: dict[str, list[int]] = {}
     rows = session.execute(select(Photo.content_hash, Photo.id)
-                           .where(Photo.status == PHOTO_MISSING, Photo.content_hash.is_not(None)))
+                           .where(Photo.status == PHOTO_MISSING, Photo.content_hash.is_not(None),
+                                  Photo.error.is_(None)))
     for content_hash, photo_id in rows:
         if content_hash is not None:
             found.setdefault(content_hash, []).append(photo_id)
@@ -43,11 +48,12 @@ def missing_by_hash(session: Session) -> dict[str, list[int]]:
 
 
 def content_hashes(session: Session, ids: list[int]) -> list[tuple[str, int]]:
-    """(content hash, id) of these photos, where a hash is known."""
+    """(content hash, id) of these photos where a hash is known and the photo was analysed."""
     out: list[tuple[str, int]] = []
     for start in range(0, len(ids), 500):
         rows = session.execute(select(Photo.content_hash, Photo.id).where(
-            Photo.id.in_(ids[start:start + 500]), Photo.content_hash.is_not(None)))
+            Photo.id.in_(ids[start:start + 500]), Photo.content_hash.is_not(None),
+            Photo.error.is_(None)))
         out.extend((h, i) for h, i in rows if h is not None)
     return out
 

@@ -231,6 +231,8 @@ def test_bad_files_are_recorded_with_reasons_and_do_not_stop_the_scan(
     # A rescan records them again, once each.
     again = run_scan(library, fake_models(), [root], max_megapixels=5)
     assert again.failed == 6 and len(photos(library)) == 8
+    assert again.still_failed == 5  # unchanged since they failed: not read again
+    assert {os.path.basename(f.path): f.error for f in again.failures} == reasons
 
 
 def test_cancel_keeps_what_was_done_and_a_rerun_finishes(library: Library, tmp_path: Path) -> None:
