@@ -32,7 +32,8 @@ from faceorganizer.models.weights import ResolvedWeights, WeightsError, distance
 from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library
 from faceorganizer.store.people import WEIGHTS, bump_faces_revision, current_model, get_setting, put_setting
-from faceorganizer.store.schema import PHOTO_OK, Face, Photo
+from faceorganizer.store.schema import Face, Photo
+from faceorganizer.store.states import PhotoStatus
 
 PHOTOS_PER_COMMIT = 16
 
@@ -150,7 +151,7 @@ def reembed(library: Library, models: Callable[[], Models], settings: ScanSettin
         crops: list[np.ndarray] = []
         for path, faces in photos[start:start + PHOTOS_PER_COMMIT]:
             try:
-                if faces[0].status != PHOTO_OK:
+                if faces[0].status != PhotoStatus.OK:
                     raise OSError("the photo is missing or failed")
                 crops.extend(stored_face_crops(path, [(f.x1, f.y1, f.x2, f.y2) for f in faces], settings))
                 ids.extend(f.id for f in faces)

@@ -14,14 +14,8 @@ from sqlalchemy.orm import Session
 from faceorganizer.errors import FaceorganizerError
 from faceorganizer.store import Library
 from faceorganizer.store.people import bump_revision
-from faceorganizer.store.schema import (
-    FACE_AUTO,
-    FACE_CONFIRMED,
-    FACE_SUGGESTED,
-    Face,
-    Person,
-    Rejection,
-)
+from faceorganizer.store.schema import Face, Person, Rejection
+from faceorganizer.store.states import FaceState
 
 
 class PeopleError(FaceorganizerError):
@@ -67,8 +61,8 @@ def rename(library: Library, person_id: int, name: str) -> None:
     with library.session() as session:
         person = _person(session, person_id)
         person.name = _clean_name(name)
-        session.execute(update(Face).where(Face.person_id == person_id, Face.state == FACE_AUTO)
-                        .values(state=FACE_CONFIRMED))
+        session.execute(update(Face).where(Face.person_id == person_id, Face.state == FaceState.AUTO)
+                        .values(state=FaceState.CONFIRMED))
         bump_revision(session)
 
 
@@ -83,7 +77,7 @@ def create_person(library: Library, face_ids: Iterable[int], name: str | None = 
         session.flush()
         old = {f.person_id for f in faces}
         for face in faces:
-            face.person_id, face.state, face.ignored = person.id, FACE_CONFIRMED, False
+            face.person_id, face.state, face.ignored = person.id, FaceState.CONFIRMED, False
         for person_id in old:
             _drop_if_empty(session, person_id)
         bump_revision(session)
@@ -98,8 +92,8 @@ def merge(library: Library, source_id: int, target_id: int) -> None:
     with library.session() as session:
         source, target = _person(session, source_id), _person(session, target_id)
         moved = list(session.scalars(select(Face.id).where(Face.person_id == source_id)))
-        session.execute(update(Face).where(Face.person_id == source_id, Face.state != FACE_SUGGESTED)
-                        .values(person_id=target_id, state=FACE_CONFIRMED))
+        session.execute(update(Face).where(Face.person_id == source_id, Face.state != FaceState.SUGGESTED)
+                        .values(person_id=target_id, state=FaceState.CONFIRMED))
         session.execute(update(Face).where(Face.person_id == source_id)
                         .values(person_id=target_id))
         if moved:
@@ -124,7 +118,7 @@ def move(library: Library, face_ids: Iterable[int], person_id: int) -> None:
         for face_id in face_ids:
             face = _face(session, face_id)
             old.add(face.person_id)
-            face.person_id, face.state, face.ignored = person_id, FACE_CONFIRMED, False
+            face.person_id, face.state, face.ignored = person_id, FaceState.CONFIRMED, False
             session.execute(delete(Rejection).where(Rejection.face_id == face_id,
                                                     Rejection.person_id == person_id))
         for previous in old - {person_id}:
@@ -143,7 +137,7 @@ def reject(library: Library, face_ids: Iterable[int]) -> None:
             old.add(face.person_id)
             if session.get(Rejection, (face_id, face.person_id)) is None:
                 session.add(Rejection(face_id=face_id, person_id=face.person_id))
-            face.person_id, face.state = None, FACE_AUTO
+            face.person_id, face.state = None, FaceState.AUTO
         for previous in old:
             _drop_if_empty(session, previous)
         bump_revision(session)
@@ -157,8 +151,8 @@ def confirm(library: Library, face_ids: Iterable[int]) -> int:
             face = _face(session, face_id)
             if face.person_id is None:
                 raise PeopleError(f"Face {face_id} belongs to no person; move it to one instead.")
-            if face.state != FACE_CONFIRMED:
-                face.state = FACE_CONFIRMED
+            if face.state != FaceState.CONFIRMED:
+                face.state = FaceState.CONFIRMED
                 changed += 1
         bump_revision(session)
         return changed
@@ -169,8 +163,8 @@ def confirm_suggestions(library: Library, person_id: int) -> int:
     with library.session() as session:
         _person(session, person_id)
         result = session.execute(update(Face).where(Face.person_id == person_id,
-                                                    Face.state == FACE_SUGGESTED)
-                                 .values(state=FACE_CONFIRMED))
+                                                    Face.state == FaceState.SUGGESTED)
+                                 .values(state=FaceState.CONFIRMED))
         bump_revision(session)
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -191,7 +185,7 @@ def set_ignored(library: Library, face_ids: Iterable[int], ignored: bool = True)
             face.ignored = ignored
             if ignored:
                 old.add(face.person_id)
-                face.person_id, face.state = None, FACE_AUTO
+                face.person_id, face.state = None, FaceState.AUTO
         for previous in old:
             _drop_if_empty(session, previous)
         bump_revision(session)

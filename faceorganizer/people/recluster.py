@@ -43,7 +43,8 @@ from faceorganizer.store.people import (
     rejections,
     revision,
 )
-from faceorganizer.store.schema import FACE_AUTO, FACE_CONFIRMED, FACE_SUGGESTED, Face, Person
+from faceorganizer.store.schema import Face, Person
+from faceorganizer.store.states import FaceState
 
 NONE = -1
 
@@ -92,7 +93,7 @@ def anchors(snapshot: _Snapshot) -> set[int]:
     """People the user has made decisions about: named, hidden, or with a confirmed face."""
     fixed = {pid for pid, (name, hidden) in snapshot.people.items() if name is not None or hidden}
     faces = snapshot.faces
-    fixed.update(int(p) for p in np.unique(faces.person[faces.state == FACE_CONFIRMED]) if p != NONE)
+    fixed.update(int(p) for p in np.unique(faces.person[faces.state == FaceState.CONFIRMED]) if p != NONE)
     return fixed
 
 
@@ -129,11 +130,11 @@ def _plan(snapshot: _Snapshot, settings: PeopleSettings) -> _Plan:
     n = len(faces.ids)
     fixed = anchors(snapshot)
     in_anchor = np.isin(faces.person, list(fixed)) if fixed else np.zeros(n, dtype=bool)
-    kept = in_anchor & (faces.state != FACE_SUGGESTED)
+    kept = in_anchor & (faces.state != FaceState.SUGGESTED)
     free = ~kept
     good = (faces.size >= settings.gate_min_size) & (faces.probability >= settings.gate_min_probability)
     person = np.where(free, NONE, faces.person)
-    state = np.where(free, FACE_AUTO, faces.state)
+    state = np.where(free, FaceState.AUTO, faces.state)
 
     # 1. Suggestions for the anchors.
     candidates = np.flatnonzero(free & good)
@@ -152,7 +153,7 @@ def _plan(snapshot: _Snapshot, settings: PeopleSettings) -> _Plan:
                                 settings.match_isolation, forbidden)
         matched = match >= 0
         person[candidates[matched]] = anchor_ids[match[matched]]
-        state[candidates[matched]] = FACE_SUGGESTED
+        state[candidates[matched]] = FaceState.SUGGESTED
         suggestions = int(matched.sum())
         candidates = candidates[~matched]
 

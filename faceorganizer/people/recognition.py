@@ -16,7 +16,8 @@ from faceorganizer.people.recluster import best_matches, person_means
 from faceorganizer.people.settings import PeopleSettings
 from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library
-from faceorganizer.store.schema import FACE_SUGGESTED, Face, Person
+from faceorganizer.store.schema import Face, Person
+from faceorganizer.store.states import FaceState
 
 
 class RecognitionError(FaceorganizerError):
@@ -90,7 +91,7 @@ def identify(library: Library, models: Models, path: Path,
             select(Face.person_id, Face.embedding, Person.name)
             .join(Person, Face.person_id == Person.id)
             .where(Person.name.is_not(None), Face.ignored.is_(False),
-                   Face.state != FACE_SUGGESTED)).all()
+                   Face.state != FaceState.SUGGESTED)).all()
     queries = models.embedder.embed(np.stack([f.crop for f in faces]))
     if not rows:
         return [Identified(f.detection.box, None, None, None) for f in faces]

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from faceorganizer.store import Library
 from faceorganizer.store.people import bump_revision
 from faceorganizer.store.schema import Face, Person, Rejection
+from faceorganizer.store.states import FaceState
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def restore(library: Library, snapshot: Snapshot) -> None:
                 continue  # the photo was purged meanwhile
             if face.person_id is not None:
                 touched.add(face.person_id)
-            face.person_id, face.state, face.ignored = owner, state, ignored
+            face.person_id, face.state, face.ignored = owner, FaceState(state), ignored
         face_ids = [f[0] for f in snapshot.faces]
         session.execute(delete(Rejection).where(Rejection.face_id.in_(face_ids)))
         session.add_all(Rejection(face_id=f, person_id=p) for f, p in snapshot.rejections

@@ -51,7 +51,8 @@ from faceorganizer.store.photos import (
     photos_under,
 )
 from faceorganizer.store.roots import ensure_root
-from faceorganizer.store.schema import PHOTO_FAILED, PHOTO_MISSING, PHOTO_OK, Photo, Root, utcnow
+from faceorganizer.store.schema import Photo, Root, utcnow
+from faceorganizer.store.states import PhotoStatus
 
 # Files larger than this are not read into memory.
 MAX_FILE_BYTES = 1 << 30
@@ -187,7 +188,7 @@ class Scanner:
             return _Failed(work, None, _read_error(exc))
         content_hash = hashlib.sha256(data).hexdigest()
         known = work.known
-        if known is not None and known.status == PHOTO_OK and known.content_hash == content_hash:
+        if known is not None and known.status == PhotoStatus.OK and known.content_hash == content_hash:
             return _Touched(work, content_hash)
         if work.allow_move and content_hash in move_hashes:
             return _Moved(work, content_hash)
@@ -231,7 +232,7 @@ class Scanner:
         missing_ids = [i for i in plan.gone if i not in moved_ids]
         with self.library.session() as session:
             if not cancelled:
-                mark_missing(session, [i for i in missing_ids if plan.gone[i] != PHOTO_MISSING])
+                mark_missing(session, [i for i in missing_ids if plan.gone[i] != PhotoStatus.MISSING])
                 for root_id in set(roots.values()):
                     root = session.get(Root, root_id)
                     if root is not None:
@@ -270,7 +271,7 @@ class Scanner:
                 for path, old in known.items():
                     if path not in found:
                         plan.gone[old.id] = old.status
-                        if old.status != PHOTO_MISSING:
+                        if old.status != PhotoStatus.MISSING:
                             gone_candidates.append(old.id)
             candidates = missing_by_hash(session)
             for content_hash, photo_id in content_hashes(session, gone_candidates):
@@ -290,17 +291,18 @@ class Scanner:
         """Decide what one found file needs."""
         same_file = old is not None and (old.size, old.mtime_ns) == (item.size, item.mtime_ns)
         if old is not None and same_file:
-            failed_before = old.status == PHOTO_FAILED or (old.status == PHOTO_MISSING and old.error)
+            failed_before = old.status == PhotoStatus.FAILED or (
+                old.status == PhotoStatus.MISSING and old.error is not None)
             if not failed_before:
                 plan.unchanged += 1
-                if old.status == PHOTO_MISSING:
-                    plan.restored[old.id] = PHOTO_OK
+                if old.status == PhotoStatus.MISSING:
+                    plan.restored[old.id] = PhotoStatus.OK
                 return
             if not self.retry_failed:  # failed, and unchanged since: do not read it again
                 plan.still_failed += 1
                 plan.failures.append(Failure(item.path, old.error or "could not be read"))
-                if old.status == PHOTO_MISSING:
-                    plan.restored[old.id] = PHOTO_FAILED
+                if old.status == PhotoStatus.MISSING:
+                    plan.restored[old.id] = PhotoStatus.FAILED
                 return
         plan.work.append(_Work(item.path, root_id, item.size, item.mtime_ns, old,
                                allow_move=old is None))
@@ -314,7 +316,7 @@ class Scanner:
                 if photo is None:
                     photo = Photo(path=path, size=0, mtime_ns=0, root_id=root_id)
                     session.add(photo)
-                photo.status, photo.error = PHOTO_FAILED, error
+                photo.status, photo.error = PhotoStatus.FAILED, error
 
     def _run(self, work: list[_Work], candidates: dict[str, list[int]], counts: dict[str, int],
              failures: list[Failure], moved_ids: set[int]) -> Iterator[ScanProgress]:
@@ -438,9 +440,9 @@ class Scanner:
                 if result.content_hash is not None:
                     photo.content_hash = result.content_hash
                 if isinstance(result, _Failed):
-                    photo.status, photo.error = PHOTO_FAILED, result.error
+                    photo.status, photo.error = PhotoStatus.FAILED, result.error
                     continue
-                photo.status, photo.error = PHOTO_OK, None
+                photo.status, photo.error = PhotoStatus.OK, None
                 if isinstance(result, _Analyzed):
                     info, faces = result.photo.info, result.photo.faces
                     photo.width, photo.height, photo.taken_at = info.width, info.height, info.taken_at

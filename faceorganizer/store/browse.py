@@ -12,7 +12,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from faceorganizer.store.roots import under_prefix
-from faceorganizer.store.schema import FACE_SUGGESTED, Face, Person, Photo, Root
+from faceorganizer.store.schema import Face, Person, Photo, Root
+from faceorganizer.store.states import FaceState, PhotoStatus
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,14 @@ def people(session: Session) -> list[PersonSummary]:
     """Every person with faces: counts, and a cover (their most certain, largest face)."""
     counts = session.execute(
         select(Face.person_id, func.count(Face.id),
-               func.sum(case((Face.state == FACE_SUGGESTED, 1), else_=0)))
+               func.sum(case((Face.state == FaceState.SUGGESTED, 1), else_=0)))
         .where(Face.person_id.is_not(None), Face.ignored.is_(False))
         .group_by(Face.person_id)).all()
     if not counts:
         return []
     ranked = (select(*_FACE_COLUMNS, func.row_number().over(
         partition_by=Face.person_id,
-        order_by=[case((Face.state == FACE_SUGGESTED, 1), else_=0),
+        order_by=[case((Face.state == FaceState.SUGGESTED, 1), else_=0),
                   ((Face.x2 - Face.x1) * (Face.y2 - Face.y1) * Face.probability).desc()])
               .label("rank"))
               .join(Photo, Face.photo_id == Photo.id)
@@ -74,7 +75,7 @@ def person_faces(session: Session, person_id: int) -> list[FaceSummary]:
     """A person's faces: suggestions first, then by date taken and photo."""
     rows = session.execute(select(*_FACE_COLUMNS).join(Photo, Face.photo_id == Photo.id)
                            .where(Face.person_id == person_id, Face.ignored.is_(False))
-                           .order_by(case((Face.state == FACE_SUGGESTED, 0), else_=1),
+                           .order_by(case((Face.state == FaceState.SUGGESTED, 0), else_=1),
                                      Photo.taken_at, Photo.path, Face.id))
     return [_face(r) for r in rows]
 
@@ -117,7 +118,8 @@ def folders(session: Session) -> list[FolderSummary]:
         counts = dict(session.execute(select(Photo.status, func.count()).where(
             under_prefix(Photo.path, root.path)).group_by(Photo.status)).all())
         out.append(FolderSummary(root.id, root.path, os.path.isdir(root.path),
-                                 sum(counts.values()), counts.get("missing", 0), counts.get("failed", 0)))
+                                 sum(counts.values()), counts.get(PhotoStatus.MISSING, 0),
+                                 counts.get(PhotoStatus.FAILED, 0)))
     return out
 
 

@@ -125,12 +125,25 @@ class Library:
                 conn.exec_driver_sql(f"PRAGMA user_version = {migrations.SCHEMA_VERSION}")
             return
         self.backup(self.path.with_name(f"{self.path.name}.schema{version}.bak"))
-        with self.engine.begin() as conn:
-            for step in range(version, migrations.SCHEMA_VERSION):
-                if step not in migrations.MIGRATIONS:
-                    raise LibraryError(f"No migration from library schema {step} to {step + 1}.")
-                migrations.MIGRATIONS[step](conn)
-                conn.exec_driver_sql(f"PRAGMA user_version = {step + 1}")
+        with self.engine.connect() as conn:
+            # Foreign-key actions off while tables are rebuilt (dropping a table must not
+            # cascade); the pragma only works outside a transaction, hence the raw connection.
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with conn.begin():
+                    for step in range(version, migrations.SCHEMA_VERSION):
+                        if step not in migrations.MIGRATIONS:
+                            raise LibraryError(f"No migration from library schema {step} to {step + 1}.")
+                        migrations.MIGRATIONS[step](conn)
+                        conn.exec_driver_sql(f"PRAGMA user_version = {step + 1}")
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise LibraryError(f"Migrating {self.path} would leave {len(broken)} broken "
+                                           "references; the library has not been changed.")
+            finally:
+                raw.execute("PRAGMA foreign_keys = ON")
 
     def backup(self, target: Path) -> Path:
         """A consistent copy of the library (SQLite's online backup)."""

@@ -2,9 +2,12 @@
 
 The version lives in SQLite's ``PRAGMA user_version``. ``MIGRATIONS[n]`` turns a
 version-``n`` library into version ``n + 1``; they run in order, in one
-transaction, after a backup copy of the file is made. Version 1 is the first
-schema; ``tests/fixtures/library_v1.sql`` keeps a real version-1 library so
-every later migration is tested from it.
+transaction, after a backup copy of the file is made, with foreign-key actions off
+(so that rebuilding a table cascades nothing) and a foreign-key check before the
+commit. Version 1 is the first schema; ``tests/fixtures/library_v1.sql`` and
+``library_v2.sql`` keep real libraries of those versions so every later migration
+is tested from them. A migration's DDL is written out here, not taken from the
+current models, so that it stays what it was when later schemas change.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # 'FOrg': marks the file as a faceorganizer library.
 APPLICATION_ID = 0x464F7267
 
@@ -34,4 +37,71 @@ def _v1_to_v2(conn: Connection) -> None:
                          "PRIMARY KEY (key))")
 
 
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
+_V3_TABLES = {
+    "photos": """CREATE TABLE photos (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    root_id INTEGER,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    content_hash VARCHAR(64),
+    width INTEGER,
+    height INTEGER,
+    taken_at DATETIME,
+    status VARCHAR(16) NOT NULL,
+    error TEXT,
+    added_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL,
+    FOREIGN KEY(root_id) REFERENCES roots (id) ON DELETE SET NULL,
+    UNIQUE (path)
+)""",
+    "people": """CREATE TABLE people (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    name TEXT,
+    hidden BOOLEAN NOT NULL,
+    created_at DATETIME NOT NULL
+)""",
+    "faces": """CREATE TABLE faces (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    photo_id INTEGER NOT NULL,
+    x1 FLOAT NOT NULL,
+    y1 FLOAT NOT NULL,
+    x2 FLOAT NOT NULL,
+    y2 FLOAT NOT NULL,
+    landmarks JSON NOT NULL,
+    probability FLOAT NOT NULL,
+    embedding BLOB NOT NULL,
+    embedding_model VARCHAR(64) NOT NULL,
+    person_id INTEGER,
+    state VARCHAR(16) DEFAULT 'auto' NOT NULL,
+    ignored BOOLEAN DEFAULT '0' NOT NULL,
+    created_at DATETIME NOT NULL,
+    FOREIGN KEY(photo_id) REFERENCES photos (id) ON DELETE CASCADE,
+    FOREIGN KEY(person_id) REFERENCES people (id) ON DELETE SET NULL
+)""",
+}
+_V3_INDEXES = {
+    "photos": ["CREATE INDEX ix_photos_status ON photos (status)",
+               "CREATE INDEX ix_photos_content_hash ON photos (content_hash)"],
+    "people": [],
+    "faces": ["CREATE INDEX ix_faces_person ON faces (person_id)",
+              "CREATE INDEX ix_faces_photo_id ON faces (photo_id)"],
+}
+
+
+def _v2_to_v3(conn: Connection) -> None:
+    """Photos, people and faces never reuse a deleted row's id (AUTOINCREMENT): each table is
+    rebuilt (SQLite cannot alter a primary key) keeping every row and id; the sequences start
+    after the largest id in use."""
+    for table, create in _V3_TABLES.items():
+        columns = [row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})")]
+        names = ", ".join(columns)
+        conn.exec_driver_sql(create.replace(f"CREATE TABLE {table} (", f"CREATE TABLE _new_{table} (", 1))
+        conn.exec_driver_sql(f"INSERT INTO _new_{table} ({names}) SELECT {names} FROM {table}")
+        conn.exec_driver_sql(f"DROP TABLE {table}")
+        conn.exec_driver_sql(f"ALTER TABLE _new_{table} RENAME TO {table}")
+        for index in _V3_INDEXES[table]:
+            conn.exec_driver_sql(index)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3}

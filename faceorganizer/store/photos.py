@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from faceorganizer.store.people import bump_faces_revision
 from faceorganizer.store.roots import under_prefix
-from faceorganizer.store.schema import PHOTO_MISSING, Face, Photo
+from faceorganizer.store.schema import Face, Photo
+from faceorganizer.store.states import PhotoStatus
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def missing_by_hash(session: Session) -> dict[str, list[int]]:
     content elsewhere is read like a new one."""
     found: dict[str, list[int]] = {}
     rows = session.execute(select(Photo.content_hash, Photo.id)
-                           .where(Photo.status == PHOTO_MISSING, Photo.content_hash.is_not(None),
+                           .where(Photo.status == PhotoStatus.MISSING, Photo.content_hash.is_not(None),
                                   Photo.error.is_(None)))
     for content_hash, photo_id in rows:
         if content_hash is not None:
@@ -61,7 +62,7 @@ def content_hashes(session: Session, ids: list[int]) -> list[tuple[str, int]]:
 def mark_missing(session: Session, ids: list[int]) -> None:
     for start in range(0, len(ids), 500):
         session.execute(update(Photo).where(Photo.id.in_(ids[start:start + 500]))
-                        .values(status=PHOTO_MISSING))
+                        .values(status=PhotoStatus.MISSING))
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def status_counts(session: Session) -> dict[str, int]:
 
 def purge_missing(session: Session) -> tuple[int, int]:
     """Delete photos marked missing and their faces; (photos, faces) deleted."""
-    ids = list(session.scalars(select(Photo.id).where(Photo.status == PHOTO_MISSING)))
+    ids = list(session.scalars(select(Photo.id).where(Photo.status == PhotoStatus.MISSING)))
     faces = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]

@@ -1,7 +1,13 @@
 """The library's tables as SQLAlchemy 2 typed models.
 
-Schema version 2. A change to these tables needs a new version and a migration
-in :mod:`faceorganizer.store.migrations`.
+Schema version 3. A change to these tables needs a new version and a migration
+in :mod:`faceorganizer.store.migrations`. Photos, people and faces never reuse the id
+of a deleted row (SQLite ``AUTOINCREMENT``), so an id held by an undo step, a script
+or the window always means the same row or none.
+
+The columns that record the user's decisions carry ``info={"decision": True}``
+(whole tables: ``__decision_table__``): undo captures exactly those
+(:mod:`faceorganizer.people.undo`).
 """
 
 from __future__ import annotations
@@ -11,18 +17,15 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-PHOTO_OK = "ok"
-PHOTO_FAILED = "failed"
-PHOTO_MISSING = "missing"
+from faceorganizer.store.states import FaceState, PhotoStatus
 
-# How a face came to belong to its person.
-FACE_AUTO = "auto"  # clustering put it there; the next re-clustering may move it
-FACE_SUGGESTED = "suggested"  # close to a person the user knows; waits for a yes or no
-FACE_CONFIRMED = "confirmed"  # the user said so; nothing automatic moves it
+DECISION = {"decision": True}  # column info: the user's decision, captured by undo
+AUTOINCREMENT: Any = {"sqlite_autoincrement": True}  # ids of deleted rows are never reused
 
 
 def utcnow() -> datetime:
@@ -46,6 +49,12 @@ class EmbeddingBlob(TypeDecorator[np.ndarray]):
         return np.frombuffer(value, dtype="<f4").astype(np.float32)
 
 
+def _enum(enum: type[FaceState] | type[PhotoStatus]) -> SqlEnum:
+    """An enum column stored as its values in a VARCHAR(16) (the schema's text is unchanged)."""
+    return SqlEnum(enum, native_enum=False, create_constraint=False, length=16,
+                   values_callable=lambda members: [m.value for m in members], validate_strings=True)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -65,6 +74,7 @@ class Photo(Base):
     """A photo file. Its faces stay when it goes missing; only ``purge`` drops them."""
 
     __tablename__ = "photos"
+    __table_args__ = AUTOINCREMENT
 
     id: Mapped[int] = mapped_column(primary_key=True)
     root_id: Mapped[int | None] = mapped_column(ForeignKey("roots.id", ondelete="SET NULL"))
@@ -75,7 +85,7 @@ class Photo(Base):
     width: Mapped[int | None]
     height: Mapped[int | None]
     taken_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[PhotoStatus] = mapped_column(_enum(PhotoStatus), index=True)
     error: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -88,6 +98,8 @@ class Person(Base):
     """A person: a group of faces, named or not."""
 
     __tablename__ = "people"
+    __table_args__ = AUTOINCREMENT
+    __decision_table__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(Text)
@@ -99,6 +111,7 @@ class Rejection(Base):
     """The user said this face is not this person: it is never put or suggested there again."""
 
     __tablename__ = "rejections"
+    __decision_table__ = True
 
     face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
@@ -119,7 +132,7 @@ class Face(Base):
     """A detected face: box and landmarks in the displayed photo's pixels, and its embedding."""
 
     __tablename__ = "faces"
-    __table_args__ = (Index("ix_faces_person", "person_id"),)
+    __table_args__ = (Index("ix_faces_person", "person_id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
@@ -131,9 +144,11 @@ class Face(Base):
     probability: Mapped[float] = mapped_column(Float)
     embedding: Mapped[np.ndarray] = mapped_column(EmbeddingBlob)
     embedding_model: Mapped[str] = mapped_column(String(64))
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    state: Mapped[str] = mapped_column(String(16), default=FACE_AUTO, server_default=FACE_AUTO)
-    ignored: Mapped[bool] = mapped_column(default=False, server_default="0")
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"),
+                                                  info=DECISION)
+    state: Mapped[FaceState] = mapped_column(_enum(FaceState), default=FaceState.AUTO,
+                                             server_default=FaceState.AUTO.value, info=DECISION)
+    ignored: Mapped[bool] = mapped_column(default=False, server_default="0", info=DECISION)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     photo: Mapped[Photo] = relationship(back_populates="faces")

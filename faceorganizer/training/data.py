@@ -249,12 +249,14 @@ def from_library(library, settings: ScanSettings | None = None,  # library: stor
     from sqlalchemy import select
 
     from faceorganizer.analysis import stored_face_crops
-    from faceorganizer.store.schema import FACE_CONFIRMED, PHOTO_OK, Face, Person, Photo
+    from faceorganizer.store.schema import Face, Person, Photo
+    from faceorganizer.store.states import FaceState, PhotoStatus
 
     settings = settings or ScanSettings()
     query = (select(Face.id, Face.x1, Face.y1, Face.x2, Face.y2, Face.person_id, Person.name, Photo.path)
              .join(Person, Person.id == Face.person_id).join(Photo, Photo.id == Face.photo_id)
-             .where(Face.state == FACE_CONFIRMED, Face.ignored.is_(False), Photo.status == PHOTO_OK)
+             .where(Face.state == FaceState.CONFIRMED, Face.ignored.is_(False),
+                    Photo.status == PhotoStatus.OK)
              .order_by(Photo.path, Face.id))
     if people is not None:
         query = query.where(Face.person_id.in_(list(people)))

@@ -185,3 +185,107 @@ def test_a_migrated_first_schema_library_equals_a_new_one(tmp_path: Path) -> Non
     with Library(old) as library, library.reader() as session:
         face = session.scalars(select(Face)).one()
         assert (face.state, face.ignored, face.person_id) == ("auto", False, None)
+
+
+def load_fixture(path: Path, name: str) -> None:
+    conn = sqlite3.connect(path)
+    conn.executescript((FIXTURES / name).read_text())
+    conn.close()
+
+
+def dump(path: Path, table: str) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_second_schema_library_keeps_every_row_and_decision(tmp_path: Path) -> None:
+    """v2 -> v3 rebuilds photos, people and faces: nothing may cascade (rejections, person ids)."""
+    path = tmp_path / "v2.sqlite"
+    load_fixture(path, "library_v2.sql")
+    before = {t: dump(path, t) for t in ("photos", "people", "faces", "rejections", "settings", "roots")}
+    assert len(before["rejections"]) == 2 and any(row[10] is not None for row in before["faces"])
+    with Library(path) as library:
+        assert library.schema_version == migrations.SCHEMA_VERSION
+    after = {t: dump(path, t) for t in before}
+    assert after == before
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
+    assert columns(path) == columns(new_library(tmp_path))
+
+
+def new_library(tmp_path: Path) -> Path:
+    path = tmp_path / "fresh.sqlite"
+    Library(path).close()
+    return path
+
+
+def test_migrated_and_new_libraries_have_the_same_tables_and_indexes(tmp_path: Path) -> None:
+    old = tmp_path / "v1.sqlite"
+    load_v1_fixture(old)
+    Library(old).close()
+    fresh = new_library(tmp_path)
+
+    def shape(path: Path) -> dict[str, tuple]:
+        conn = sqlite3.connect(path)
+        try:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                 "AND name != 'sqlite_sequence'")]
+            return {t: (sorted(tuple(r[1:]) for r in conn.execute(f"PRAGMA table_info({t})")),
+                        sorted((r[1], r[2]) for r in conn.execute(f"PRAGMA index_list({t})")),
+                        sorted(tuple(r[2:]) for r in conn.execute(f"PRAGMA foreign_key_list({t})")),
+                        "AUTOINCREMENT" in conn.execute(
+                            "SELECT sql FROM sqlite_master WHERE name = ?", (t,)).fetchone()[0])
+                    for t in tables}
+        finally:
+            conn.close()
+
+    assert shape(old) == shape(fresh)
+    assert {t for t, s in shape(fresh).items() if s[3]} == {"photos", "people", "faces"}
+
+
+def test_ids_of_deleted_rows_are_never_reused(library: Library) -> None:
+    """An undo step or a script holding person 2 or face 2 must never reach another row."""
+    from faceorganizer.store.schema import Person
+
+    with library.session() as session:
+        photo = Photo(path="/p/a.jpg", size=1, mtime_ns=1, status="ok")
+        session.add_all([photo, Person(name="a"), Person(name="b")])
+        session.flush()
+        for _ in range(2):
+            session.add(Face(photo_id=photo.id, x1=1, y1=2, x2=3, y2=4, landmarks=[0.0] * 10,
+                             probability=0.99, embedding=np.zeros(512, np.float32), embedding_model="m"))
+    with library.session() as session:
+        session.execute(text("DELETE FROM people WHERE id = 2"))
+        session.execute(text("DELETE FROM faces WHERE id = 2"))
+        session.execute(text("DELETE FROM photos"))
+    with library.session() as session:
+        person = Person(name="c")
+        photo = Photo(path="/p/b.jpg", size=1, mtime_ns=1, status="ok")
+        session.add_all([person, photo])
+        session.flush()
+        face = Face(photo_id=photo.id, x1=1, y1=2, x2=3, y2=4, landmarks=[0.0] * 10, probability=0.99,
+                    embedding=np.zeros(512, np.float32), embedding_model="m")
+        session.add(face)
+        session.flush()
+        assert (person.id, photo.id, face.id) == (3, 2, 3)
+
+
+def test_a_migrated_library_does_not_reuse_ids_either(tmp_path: Path) -> None:
+    from faceorganizer.store.schema import Person
+
+    path = tmp_path / "v2.sqlite"
+    load_fixture(path, "library_v2.sql")
+    with Library(path) as library:
+        with library.session() as session:
+            top = max(session.scalars(select(Person.id)))
+            session.execute(text(f"DELETE FROM people WHERE id = {top}"))
+        with library.session() as session:
+            person = Person(name="new")
+            session.add(person)
+            session.flush()
+            assert person.id == top + 1

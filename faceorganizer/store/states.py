@@ -1,0 +1,26 @@
+"""The states a photo and a face can be in, as enums (stored as their lower-case values)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class _Value(str, Enum):
+    """An enum whose members are their values as plain strings (JSON, f-strings, SQL)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class PhotoStatus(_Value):
+    OK = "ok"
+    FAILED = "failed"  # could not be read; the reason is kept
+    MISSING = "missing"  # not found at its path any more; its faces are kept
+
+
+class FaceState(_Value):
+    """How a face came to belong to its person."""
+
+    AUTO = "auto"  # clustering put it there; the next re-clustering may move it
+    SUGGESTED = "suggested"  # close to a person the user knows; waits for a yes or no
+    CONFIRMED = "confirmed"  # the user said so; nothing automatic moves it
