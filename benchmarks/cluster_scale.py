@@ -111,7 +111,7 @@ def library_run(vectors: np.ndarray, truth: np.ndarray) -> None:
         print(f"first grouping: {first.people} people, {first.unsorted} unsorted, "
               f"{first.seconds:.1f} s")
         # Name the five largest people, then add nothing and regroup: suggestions, anchors.
-        from faceorganizer.store.people import list_people
+        from faceorganizer.store.read import people_and_faces as list_people
 
         with library.reader() as session:
             largest = list_people(session)[:5]

@@ -1,13 +1,14 @@
 """Which FaceNet weights a library uses, and re-embedding its faces when they change.
 
-A library records the weights its embeddings come from (setting ``weights``: the file,
-or none for the built-in ones, the model id, and the weights' distance scale, by which
-the people thresholds are multiplied: see ``people.settings``). Embeddings from different weights
-cannot be compared, so switching weights re-embeds every face from its photo, cut
-by the stored box; faces keep their ids, people, names, confirmations and rejections,
-since those belong to faces, not to embeddings. Until a face is re-embedded it stays
-out of grouping and search (``store.people.comparable_faces``). Work is committed a
-few photos at a time, so a cancelled or crashed switch goes on where it stopped.
+A library records the weights its embeddings come from (``store.records``: the file,
+or none for the built-in ones, and their embedding space: model id and distance scale,
+by which the people thresholds are read: see ``people.settings``). Embeddings from
+different weights cannot be compared, so switching weights re-embeds every face from
+its photo, cut by the stored box; faces keep their ids, people, names, confirmations
+and rejections, since those belong to faces, not to embeddings. Until a face is
+re-embedded it stays out of grouping and search (``store.faces.comparable_faces``).
+Work is committed a few photos at a time, so a cancelled or crashed switch goes on
+where it stopped.
 
 Precedence for a library: ``--weights`` (which switches the library), else what the
 library records, else ``$FACEORGANIZER_WEIGHTS``, else the built-in weights.
@@ -20,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -28,20 +28,25 @@ from sqlalchemy import func, select, update
 from faceorganizer.analysis import stored_face_crops
 from faceorganizer.imaging import ImageError
 from faceorganizer.models.base import Models
-from faceorganizer.models.weights import ResolvedWeights, WeightsError, distance_scale, resolve
+from faceorganizer.models.weights import ResolvedWeights, WeightsError, resolve
 from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library
-from faceorganizer.store.people import WEIGHTS, bump_faces_revision, current_model, get_setting, put_setting
+from faceorganizer.store.records import (
+    WeightsRecord,
+    bump_faces_revision,
+    library_space,
+    put_weights_record,
+    weights_record,
+)
 from faceorganizer.store.schema import Face, Photo
 from faceorganizer.store.states import PhotoStatus
 
 PHOTOS_PER_COMMIT = 16
 
 
-def recorded_weights(library: Library) -> dict | None:
+def recorded_weights(library: Library) -> WeightsRecord | None:
     with library.reader() as session:
-        stored = get_setting(session, WEIGHTS)
-    return stored if isinstance(stored, dict) else None
+        return weights_record(session)
 
 
 def library_weights(library: Library, override: str | Path | None = None, *, switch: bool = True,
@@ -56,7 +61,7 @@ def library_weights(library: Library, override: str | Path | None = None, *, swi
     if override is not None:
         resolved = resolve(override, progress=progress)
     elif stored is not None:
-        path = stored.get("path")
+        path = stored.path
         try:
             resolved = resolve(path, use_env=False, progress=progress)
         except WeightsError as exc:
@@ -65,10 +70,10 @@ def library_weights(library: Library, override: str | Path | None = None, *, swi
                                "(or another file) to re-embed the faces.") from exc
     else:
         resolved = resolve(None, progress=progress)
-    if stored is None or stored.get("model_id") != resolved.model_id:
+    if stored is None or stored.space.model_id != resolved.model_id:
         if stored is not None and not switch:
             raise WeightsError(
-                f"This library's faces were embedded with {stored.get('model_id')}, not "
+                f"This library's faces were embedded with {stored.space.model_id}, not "
                 f"{resolved.model_id}; their distances cannot be compared. Switch the library "
                 f"with `faceorganizer weights use {override}` first.")
         record(library, resolved)
@@ -77,22 +82,19 @@ def library_weights(library: Library, override: str | Path | None = None, *, swi
 
 def record(library: Library, resolved: ResolvedWeights) -> None:
     """Make ``resolved`` the library's weights (its faces are stale until re-embedded)."""
-    scale = distance_scale(resolved)
+    value = WeightsRecord(None if resolved.builtin else str(resolved.path), resolved.space)
     with library.session() as session:
-        value: dict[str, Any] = {"path": None if resolved.builtin else str(resolved.path),
-                                 "model_id": resolved.model_id}
-        if scale != 1.0:
-            value["distance_scale"] = scale
-        put_setting(session, WEIGHTS, value)
+        put_weights_record(session, value)
 
 
 def stale_faces(library: Library) -> int:
     """Faces whose embeddings are not from the library's current weights."""
     with library.reader() as session:
-        model = current_model(session)
-        if model is None:
+        space = library_space(session)
+        if space is None:
             return 0
-        return int(session.scalar(select(func.count(Face.id)).where(Face.embedding_model != model)) or 0)
+        return int(session.scalar(select(func.count(Face.id))
+                                  .where(Face.embedding_model != space.model_id)) or 0)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def reembed(library: Library, models: Callable[[], Models], settings: ScanSettin
     settings = settings or ScanSettings()
     started = time.monotonic()
     with library.reader() as session:
-        model = current_model(session)
+        space = library_space(session)
+        model = space.model_id if space is not None else None
         rows = session.execute(
             select(Face.id, Face.x1, Face.y1, Face.x2, Face.y2, Photo.path, Photo.status)
             .join(Photo, Photo.id == Face.photo_id)
@@ -133,8 +136,8 @@ def reembed(library: Library, models: Callable[[], Models], settings: ScanSettin
         yield ReembedFinished(ReembedSummary(model or "", 0, 0, 0.0, False))
         return
     embedder = models().embedder
-    if embedder.model_id != model:
-        raise WeightsError(f"cannot re-embed: the loaded weights are {embedder.model_id}, "
+    if space is None or embedder.space.model_id != space.model_id:
+        raise WeightsError(f"cannot re-embed: the loaded weights are {embedder.space.model_id}, "
                            f"the library uses {model}")
     by_photo: dict[str, list] = {}
     for row in rows:

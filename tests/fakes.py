@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from faceorganizer.models.base import EMBEDDING_SIZE, Detection, Models
+from faceorganizer.space import EmbeddingSpace
 
 
 class FakeDetector:
@@ -61,7 +62,7 @@ class FakeEmbedder:
     levels apart (JPEG noise) land close together, colours 60 levels apart land as far apart
     as two different people. So each colour of :func:`face_image` is one "person"."""
 
-    model_id = "fake-embedder"
+    space = EmbeddingSpace("fake-embedder")
     BANDWIDTH = 15.0
 
     def __init__(self) -> None:
@@ -131,7 +132,7 @@ def add_faces(library, vectors: np.ndarray, *, probability: float = 0.99, size: 
             session.add(face)
             session.flush()
             ids.append(face.id)
-        from faceorganizer.store.people import bump_faces_revision
+        from faceorganizer.store.records import bump_faces_revision
 
         bump_faces_revision(session)
     return ids

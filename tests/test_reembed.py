@@ -23,6 +23,7 @@ from faceorganizer.reembed import (
     recorded_weights,
     stale_faces,
 )
+from faceorganizer.space import EmbeddingSpace
 from faceorganizer.store import Library
 from faceorganizer.store.people import face_table
 from faceorganizer.store.schema import Face, Person, Rejection
@@ -32,7 +33,7 @@ from tests.fakes import FakeDetector, FakeEmbedder, face_image
 class OtherEmbedder(FakeEmbedder):
     """Other "weights": the same idea with other random features."""
 
-    model_id = "fake-other"
+    space = EmbeddingSpace("fake-other")
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,7 +68,7 @@ def scanned(tmp_path: Path, library: Library) -> Library:
     models = Models(FakeDetector(), FakeEmbedder())
     for _ in scan_and_group(library, [root], lambda: models):
         pass
-    record(library, weights(FakeEmbedder.model_id))
+    record(library, weights(FakeEmbedder.space.model_id))
     return library
 
 
@@ -152,13 +153,14 @@ def test_the_wrong_weights_are_refused(scanned: Library) -> None:
 def test_library_weights_records_switches_and_refuses_a_silent_mismatch(library: Library,
                                                                          tmp_path: Path) -> None:
     builtin = library_weights(library)
-    assert builtin.builtin and recorded_weights(library) == {"path": None, "model_id": builtin.model_id}
+    assert builtin.builtin
+    assert recorded_weights(library).as_dict() == {"path": None, "model_id": builtin.model_id}
     other = tmp_path / "other.pt"
     torch.save(load_state_dict(builtin.path), other)
     with pytest.raises(WeightsError, match="weights use"):
         library_weights(library, other, switch=False)
     switched = library_weights(library, other)
-    assert recorded_weights(library) == {"path": str(other), "model_id": switched.model_id}
+    assert recorded_weights(library).as_dict() == {"path": str(other), "model_id": switched.model_id}
     assert library_weights(library).model_id == switched.model_id  # remembered
     other.unlink()
     with pytest.raises(WeightsError, match="cannot be found"):
@@ -197,7 +199,7 @@ def test_real_weights_switch_on_the_album_keeps_the_names(album_copy: Path, tmp_
 
 
 def test_people_thresholds_follow_the_distance_scale_of_the_weights(library: Library, tmp_path: Path) -> None:
-    from faceorganizer.people.settings import PeopleSettings, load_settings, save_settings
+    from faceorganizer.people.settings import PeopleSettings, load_settings, save_settings, shown_settings
 
     builtin = resolve(None)
     tuned = tmp_path / "tuned.pt"
@@ -205,12 +207,15 @@ def test_people_thresholds_follow_the_distance_scale_of_the_weights(library: Lib
                 "faceorganizer": {"distance_scale": 1.1}}, tuned)
     save_settings(library, PeopleSettings(cluster_threshold=0.8))
     library_weights(library, tuned)
-    assert recorded_weights(library)["distance_scale"] == pytest.approx(1.1)
-    effective = load_settings(library)
+    assert recorded_weights(library).space.distance_scale == pytest.approx(1.1)
+    assert load_settings(library) == PeopleSettings(cluster_threshold=0.8)  # kept in built-in units
+    effective = shown_settings(library)  # read in the library's space
     assert effective.cluster_threshold == pytest.approx(0.88)
     assert effective.verify_threshold == pytest.approx(1.243)
     assert effective.isolation == PeopleSettings().isolation  # ratios are not distances
-    save_settings(library, effective)  # a round trip does not drift
-    assert load_settings(library) == effective
+    # a value set as shown (0.99 in the tuned space) is kept in built-in units, without drift
+    save_settings(library, load_settings(library).with_shown(recorded_weights(library).space,
+                                                             cluster_threshold=0.99))
+    assert shown_settings(library).cluster_threshold == pytest.approx(0.99)
     library_weights(library, builtin.path)  # back to the built-in weights
-    assert load_settings(library).cluster_threshold == pytest.approx(0.8)
+    assert shown_settings(library).cluster_threshold == pytest.approx(0.9)

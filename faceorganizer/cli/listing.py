@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from faceorganizer.cli.common import add_json_option, add_library_option, open_library, print_json
-from faceorganizer.store.faces import list_faces
-from faceorganizer.store.photos import list_photos
+from faceorganizer.store import read
+from faceorganizer.store.states import PhotoStatus
 
 
 def register(commands: Any) -> None:
@@ -26,7 +26,7 @@ def register(commands: Any) -> None:
 
 def run_photos(args: argparse.Namespace) -> int:
     with open_library(args, create=False) as library, library.reader() as session:
-        rows = [r for r in list_photos(session) if not args.status or r.status == args.status]
+        rows = read.photos(session, PhotoStatus(args.status) if args.status else None)
     if args.json:
         print_json([{"id": r.id, "path": r.path, "status": r.status, "error": r.error,
                      "faces": r.faces} for r in rows])
@@ -40,10 +40,10 @@ def run_photos(args: argparse.Namespace) -> int:
 
 def run_faces(args: argparse.Namespace) -> int:
     with open_library(args, create=False) as library, library.reader() as session:
-        rows = list_faces(session)
+        rows = read.faces(session)
     if args.json:
         print_json([{"id": r.id, "photo": r.photo, "box": [round(v, 1) for v in r.box],
-                     "probability": round(r.probability, 5), "person": r.person} for r in rows])
+                     "probability": round(r.probability, 5), "person": r.person_id} for r in rows])
         return 0
     for r in rows:
         box = ", ".join(f"{v:.0f}" for v in r.box)

@@ -56,11 +56,13 @@ def register(commands: Any) -> None:
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    from faceorganizer.store.photos import purge_missing, status_counts
+    from faceorganizer.store import read
+    from faceorganizer.store.photos import purge_missing
+    from faceorganizer.store.states import PhotoStatus
 
     with open_library(args, create=False) as library:
         with library.reader() as session:
-            missing = status_counts(session).get("missing", 0)
+            missing = read.status_counts(session).get(PhotoStatus.MISSING, 0)
         if missing and not args.yes:
             if not sys.stdin.isatty():
                 raise CommandError(f"{missing} missing photos would be forgotten; "
@@ -149,8 +151,8 @@ def run_status(args: argparse.Namespace) -> int:
         with Library(args.library.expanduser().resolve(), create=False) as library:
             recorded = recorded_weights(library)
             report["library"] = {"path": str(library.path),
-                                 "weights": recorded.get("path") if recorded else None,
-                                 "model_id": recorded.get("model_id") if recorded else None,
+                                 "weights": recorded.path if recorded else None,
+                                 "model_id": recorded.space.model_id if recorded else None,
                                  "faces_to_reembed": stale_faces(library)}
     if args.json:
         print_json(report)

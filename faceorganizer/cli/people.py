@@ -59,19 +59,19 @@ def register(commands: Any) -> None:
 
 
 def run_people(args: argparse.Namespace) -> int:
-    from faceorganizer.store.people import list_people
+    from faceorganizer.store import read
 
     with open_library(args, create=False) as library, library.reader() as session:
-        people = list_people(session)
+        people = read.people_and_faces(session)
     if args.json:
-        print_json([{"id": p.id, "name": p.name, "hidden": p.hidden,
+        print_json([{"id": p.person.id, "name": p.person.name, "hidden": p.person.hidden,
                      "faces": [{"id": f.id, "photo": f.photo, "box": [round(v, 1) for v in f.box],
                                 "state": f.state} for f in p.faces]} for p in people])
         return 0
     for p in people:
-        extra = f", {p.suggestions} suggested" if p.suggestions else ""
-        hidden = " (hidden)" if p.hidden else ""
-        print(f"{p.id:>6}  {p.name or 'Unnamed'}{hidden}: {len(p.faces)} faces{extra}")
+        extra = f", {p.person.suggestions} suggested" if p.person.suggestions else ""
+        hidden = " (hidden)" if p.person.hidden else ""
+        print(f"{p.person.id:>6}  {p.person.name or 'Unnamed'}{hidden}: {len(p.faces)} faces{extra}")
     print(f"{len(people)} people")
     return 0
 
@@ -118,16 +118,20 @@ def run_decision(args: argparse.Namespace) -> int:
 def run_cluster(args: argparse.Namespace) -> int:
     from faceorganizer.people.recluster import recluster
     from faceorganizer.people.settings import load_settings, save_settings
+    from faceorganizer.store.records import library_space
 
     with open_library(args, create=False) as library:
+        with library.reader() as session:
+            space = library_space(session)
         current = load_settings(library)
+        # distances are given and shown in the library's own (those of its weights)
         changes = {f: getattr(args, f) for f in current.as_dict() if getattr(args, f) is not None}
-        settings = current.with_overrides(**changes)
+        settings = current.with_shown(space, **changes)
         if changes:
             save_settings(library, settings)
         summary = recluster(library, settings)
     if args.json:
-        print_json({**summary.as_dict(), "settings": settings.as_dict()})
+        print_json({**summary.as_dict(), "settings": settings.in_space(space).as_dict()})
     else:
         print(f"{summary.people} people ({summary.new_people} new), {summary.suggestions} "
               f"suggestions waiting, {summary.unsorted} unsorted faces ({summary.seconds:.1f} s)")

@@ -65,15 +65,12 @@ def _models(args: argparse.Namespace, library: Library | None = None) -> Models:
 
 
 def _people_settings(args: argparse.Namespace) -> PeopleSettings:
-    """The library's people settings when there is a library, else the defaults."""
+    """The library's people settings when there is a library, else the defaults (in the built-in
+    distances: ``verify`` reads them in the space of the weights it embeds with)."""
     from faceorganizer.people.settings import PeopleSettings, load_settings
 
     if not library_path(args).exists():
-        if args.weights is None:
-            return PeopleSettings()
-        from faceorganizer.models.weights import distance_scale, resolve
-
-        return PeopleSettings().scaled(distance_scale(resolve(args.weights)))
+        return PeopleSettings()
     with open_library(args, create=False) as library:
         return load_settings(library)
 
@@ -91,7 +88,7 @@ def run_search(args: argparse.Namespace) -> int:
     else:
         models = _models(args, library)
         query = embed_face(models, pick_face(faces_in(args.image, models), args.image, args.pick))
-    threshold = args.threshold if args.threshold is not None else settings.verify_threshold
+    threshold = args.threshold if args.threshold is not None else index.threshold(settings)
     hits = index.search(query, top=args.top, threshold=threshold)
     if args.json:
         print_json([{"photo": h.photo, "face": h.face, "distance": round(h.distance, 4)} for h in hits])

@@ -5,21 +5,24 @@ pages; there is no global app object."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from faceorganizer.models.base import Models
 from faceorganizer.people.settings import PeopleSettings, load_settings, save_settings
-from faceorganizer.people.undo import Snapshot, capture, restore
+from faceorganizer.people.undo import Change, Decision, redo, undo
 from faceorganizer.settings import ScanSettings
+from faceorganizer.space import EmbeddingSpace
 from faceorganizer.store import Library
+from faceorganizer.store.records import library_space
 
 from .thumbs import ThumbnailService
 
 T = TypeVar("T")
+P = ParamSpec("P")
 ModelsFactory = Callable[[Callable[[str], None]], Models]
 
 
@@ -61,20 +64,22 @@ class ModelProvider(QObject):
 
 
 class _Decision(QUndoCommand):
-    def __init__(self, context: AppContext, text: str, before: Snapshot, after: Snapshot) -> None:
+    """A decision on the undo stack: undo and redo write back what the decision changed."""
+
+    def __init__(self, context: AppContext, text: str, change: Change) -> None:
         super().__init__(text)
-        self.context, self.before, self.after = context, before, after
+        self.context, self.change = context, change
         self._done = True  # the operation itself was the first redo
 
     def redo(self) -> None:
         if self._done:
             self._done = False
             return
-        restore(self.context.library, self.after)
+        redo(self.context.library, self.change)
         self.context.changed.emit()
 
     def undo(self) -> None:
-        restore(self.context.library, self.before)
+        undo(self.context.library, self.change)
         self.context.changed.emit()
 
 
@@ -104,21 +109,23 @@ class AppContext(QObject):
         return ScanSettings().with_overrides(min_face_size=int(stored) if stored else None)
 
     def people_settings(self) -> PeopleSettings:
+        """The library's people settings, in the built-in distances (see ``people.settings``)."""
         return load_settings(self.library)
+
+    def library_space(self) -> EmbeddingSpace | None:
+        with self.library.reader() as session:
+            return library_space(session)
 
     def save_people_settings(self, settings: PeopleSettings) -> None:
         save_settings(self.library, settings)
 
     # ---- decisions ---------------------------------------------------------------------
 
-    def decide(self, text: str, operation: Callable[[], T], *, faces: Iterable[int] = (),
-               people: Iterable[int] = ()) -> T:
-        """Run a people operation so that it can be undone; views reload afterwards."""
-        faces, people = list(faces), list(people)
-        before = capture(self.library, faces=faces, people=people)
-        result = operation()
-        after = capture(self.library, faces=faces, people=[p for p in people if p is not None])
-        self.undo.push(_Decision(self, text, before, after))
+    def decide(self, text: str, operation: Decision[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a decision (``people.operations``) on the library so that it can be undone (what
+        it changed comes from the decision itself); views reload afterwards."""
+        result, change = operation.undoable(self.library, *args, **kwargs)
+        self.undo.push(_Decision(self, text, change))
         self.changed.emit()
         return result
 

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from faceorganizer.scan.events import Failure
-from faceorganizer.store import browse
-from faceorganizer.store.browse import FaceSummary
+from faceorganizer.store import read
+from faceorganizer.store.read import FaceSummary
 
 from .context import AppContext
 
@@ -43,7 +43,7 @@ class ChoosePerson(QDialog):
         self.list = QListWidget()
         layout.addWidget(self.list)
         with context.library.reader() as session:
-            people = [p for p in browse.people(session) if p.id not in (exclude or set())]
+            people = [p for p in read.people(session) if p.id not in (exclude or set())]
         people.sort(key=lambda p: (p.name is None, (p.name or "").casefold(), -p.faces))
         self.allow_new = allow_new
         self.context = context

@@ -31,7 +31,7 @@ from faceorganizer.models.weights import resolve
 from faceorganizer.people.recluster import ReclusterSummary, recluster
 from faceorganizer.reembed import ReembedFinished, ReembedProgress, record, recorded_weights, stale_faces
 from faceorganizer.scan.events import ScanFinished, ScanProgress, ScanStarted, ScanSummary
-from faceorganizer.store import browse
+from faceorganizer.store import read
 from faceorganizer.store.schema import Face
 
 from .context import AppContext, real_models
@@ -316,7 +316,7 @@ class MainWindow(QMainWindow):
 
     def rescan_all(self) -> None:
         with self.context.library.reader() as session:
-            roots = [f.path for f in browse.folders(session)]
+            roots = [f.path for f in read.folders(session)]
         if not roots:
             self.open_folder()
         else:
@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
             settings.setValue("device", chosen.device)
             self.context.models.reset(real_models(chosen.device, self.context.library))
         recorded = recorded_weights(self.context.library)
-        if chosen.weights != (recorded.get("path") if recorded else None):
+        if chosen.weights != (recorded.path if recorded else None):
             self.switch_weights(chosen.weights)
         settings.setValue("min_face_size", chosen.min_face_size)
         if chosen.people != self.context.people_settings():

@@ -9,9 +9,9 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
 
-from faceorganizer.store import browse
-from faceorganizer.store.browse import FaceSummary, PersonSummary, PhotoSummary
-from faceorganizer.store.people import person_counts
+from faceorganizer.store import read
+from faceorganizer.store.read import FaceSummary, PersonSummary, PhotoSummary
+from faceorganizer.store.states import FaceState, PhotoStatus
 
 from .context import AppContext
 
@@ -65,8 +65,8 @@ class PeopleModel(_ThumbnailModel):
 
     def reload(self) -> None:
         with self.context.library.reader() as session:
-            self._all = browse.people(session)
-            self.unsorted = person_counts(session)["unsorted"]
+            self._all = read.people(session)
+            self.unsorted = read.counts(session).unsorted
         self._apply()
 
     @property
@@ -156,11 +156,11 @@ class FacesModel(_ThumbnailModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return _date(f) or os.path.basename(f.photo)
         if role == SUBTITLE:
-            return "Suggested" if f.state == "suggested" else ""
+            return "Suggested" if f.state == FaceState.SUGGESTED else ""
         if role == Qt.ItemDataRole.DecorationRole:
             return self.context.thumbnails.face(f, self.size, self.ratio)
         if role == STATE:
-            return f.state
+            return f.state.value
         if role == ID:
             return f.id
         if role == PHOTO_ID:
@@ -211,7 +211,7 @@ class PhotosModel(_ThumbnailModel):
                 return photo.status
             faces = f"{photo.faces} face" + ("" if photo.faces == 1 else "s") if photo.faces else ""
             return " \u00b7 ".join(x for x in (_date(photo), faces) if x)
-        if role == Qt.ItemDataRole.DecorationRole and photo.status != "failed":
+        if role == Qt.ItemDataRole.DecorationRole and photo.status != PhotoStatus.FAILED:
             return self.context.thumbnails.photo(photo.path, self.size, self.ratio)
         if role == ID:
             return photo.id

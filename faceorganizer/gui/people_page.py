@@ -156,9 +156,7 @@ class PeoplePage(QWidget):
         current = self.model.person(row).name if row is not None else None
         name, ok = QInputDialog.getText(self, "Name this person", "Name:", text=current or "")
         if ok and name.strip():
-            self.context.decide(f"Name {name.strip()}", lambda: ops.rename(self.context.library,
-                                                                            person_id, name),
-                                people=[person_id])
+            self.context.decide(f"Name {name.strip()}", ops.rename, person_id, name)
 
     def merge_into(self, person_id: int) -> None:
         dialog = ChoosePerson(self.context, "Merge into...", exclude={person_id}, allow_new=False,
@@ -173,13 +171,10 @@ class PeoplePage(QWidget):
             f"Merge {names.get(source, source)} into {names.get(target, target)}? Their faces "
             "become one person. (Edit > Undo takes it back.)")
         if answer == QMessageBox.StandardButton.Yes:
-            self.context.decide("Merge people", lambda: ops.merge(self.context.library, source, target),
-                                people=[source, target])
+            self.context.decide("Merge people", ops.merge, source, target)
 
     def set_hidden(self, person_id: int, hidden: bool) -> None:
-        self.context.decide("Hide person" if hidden else "Show person",
-                            lambda: ops.set_hidden(self.context.library, person_id, hidden),
-                            people=[person_id])
+        self.context.decide("Hide person" if hidden else "Show person", ops.set_hidden, person_id, hidden)
 
     def select(self, person_id: int) -> None:
         row = self.model.row_of(person_id)

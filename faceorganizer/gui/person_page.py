@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from faceorganizer.people import operations as ops
-from faceorganizer.store import browse
-from faceorganizer.store.schema import Person
+from faceorganizer.store import read
+from faceorganizer.store.states import FaceState
 
 from .context import AppContext, describe
 from .dialogs import NEW_PERSON, ChoosePerson
@@ -111,11 +111,11 @@ class PersonPage(QWidget):
         self.model.ratio = self.devicePixelRatioF()
         with self.context.library.reader() as session:
             if self.person_id is None:
-                faces = browse.unsorted_faces(session)
+                faces = read.unsorted_faces(session)
                 person = None
             else:
-                person = session.get(Person, self.person_id)
-                faces = browse.person_faces(session, self.person_id) if person else []
+                person = read.person(session, self.person_id)
+                faces = read.person_faces(session, self.person_id) if person else []
         if self.person_id is not None and person is None:
             self.back_requested.emit()  # merged away or undone
             return
@@ -125,7 +125,7 @@ class PersonPage(QWidget):
         if not self.name.hasFocus():
             self.name.setText("Unsorted faces" if unsorted else (person.name or "") if person else "")
         self.name.setReadOnly(unsorted)
-        suggested = sum(1 for f in faces if f.state == "suggested")
+        suggested = sum(1 for f in faces if f.state == FaceState.SUGGESTED)
         text = describe(len(faces), "face")
         if suggested:
             text += f", {suggested} suggested"
@@ -155,14 +155,13 @@ class PersonPage(QWidget):
             return
         name = " ".join(self.name.text().split())
         with self.context.library.reader() as session:
-            person = session.get(Person, self.person_id)
+            person = read.person(session, self.person_id)
             current = person.name if person else None
         if not name or name == current:
             self.name.setText(current or "")
             return
         pid = self.person_id
-        self.context.decide(f"Name {name}", lambda: ops.rename(self.context.library, pid, name),
-                            people=[pid])
+        self.context.decide(f"Name {name}", ops.rename, pid, name)
 
     def rename(self) -> None:
         self.name.setFocus()
@@ -171,27 +170,22 @@ class PersonPage(QWidget):
     def confirm_selected(self) -> None:
         faces = self.selected()
         if faces:
-            self.context.decide(f"Confirm {describe(len(faces), 'face')}",
-                                lambda: ops.confirm(self.context.library, faces), faces=faces)
+            self.context.decide(f"Confirm {describe(len(faces), 'face')}", ops.confirm, faces)
 
     def confirm_suggestions(self) -> None:
         if self.person_id is not None:
             pid = self.person_id
-            self.context.decide("Confirm all suggestions",
-                                lambda: ops.confirm_suggestions(self.context.library, pid), people=[pid])
+            self.context.decide("Confirm all suggestions", ops.confirm_suggestions, pid)
 
     def reject_selected(self) -> None:
         faces = self.selected()
         if faces and self.person_id is not None:
-            self.context.decide(f"Not this person: {describe(len(faces), 'face')}",
-                                lambda: ops.reject(self.context.library, faces),
-                                faces=faces, people=[self.person_id])
+            self.context.decide(f"Not this person: {describe(len(faces), 'face')}", ops.reject, faces)
 
     def ignore_selected(self) -> None:
         faces = self.selected()
         if faces:
-            self.context.decide(f"Not a face: {describe(len(faces), 'face')}",
-                                lambda: ops.set_ignored(self.context.library, faces), faces=faces)
+            self.context.decide(f"Not a face: {describe(len(faces), 'face')}", ops.set_ignored, faces)
 
     def move_selected(self) -> None:
         faces = self.selected()
@@ -201,15 +195,10 @@ class PersonPage(QWidget):
         dialog = ChoosePerson(self.context, "Move to person", exclude=exclude, parent=self)
         if not dialog.exec() or dialog.chosen is None:
             return
-        library = self.context.library
         if dialog.chosen == NEW_PERSON:
-            name = dialog.new_name
-            self.context.decide("Move to a new person",
-                                lambda: ops.create_person(library, faces, name), faces=faces)
+            self.context.decide("Move to a new person", ops.create_person, faces, dialog.new_name)
         else:
-            target = int(dialog.chosen)
-            self.context.decide("Move faces", lambda: ops.move(library, faces, target),
-                                faces=faces, people=[target])
+            self.context.decide("Move faces", ops.move, faces, int(dialog.chosen))
 
     def merge_person(self) -> None:
         if self.person_id is None:
@@ -224,15 +213,13 @@ class PersonPage(QWidget):
                                       "Merge this person into the one you chose? (Edit > Undo takes "
                                       "it back.)")
         if answer == QMessageBox.StandardButton.Yes:
-            self.context.decide("Merge people", lambda: ops.merge(self.context.library, source, target),
-                                people=[source, target])
+            self.context.decide("Merge people", ops.merge, source, target)
             self.person_opened.emit(target)
 
     def toggle_hidden(self) -> None:
         if self.person_id is not None:
             pid, hidden = self.person_id, not self.hidden
-            self.context.decide("Hide person" if hidden else "Show person",
-                                lambda: ops.set_hidden(self.context.library, pid, hidden), people=[pid])
+            self.context.decide("Hide person" if hidden else "Show person", ops.set_hidden, pid, hidden)
 
     # ---- navigation ---------------------------------------------------------------------
 
@@ -250,7 +237,7 @@ class PersonPage(QWidget):
         menu.addAction("Search by this face", lambda: self.search_requested.emit(face.id))
         menu.addSeparator()
         if self.person_id is not None:
-            if face.state != "confirmed":
+            if face.state != FaceState.CONFIRMED:
                 menu.addAction("Confirm", self.confirm_selected)
             menu.addAction("Not this person", self.reject_selected)
         menu.addAction("Move to..." if self.person_id is not None else "Assign to...",

@@ -17,8 +17,9 @@ from PySide6.QtWidgets import (
 )
 
 from faceorganizer.scan.events import Failure
-from faceorganizer.store import browse
+from faceorganizer.store import read
 from faceorganizer.store.roots import remove_root
+from faceorganizer.store.states import PhotoStatus
 
 from .context import AppContext
 from .dialogs import FailuresDialog
@@ -69,7 +70,7 @@ class PhotosPage(QWidget):
     def reload(self) -> None:
         current = self.current_folder()
         with self.context.library.reader() as session:
-            folders = browse.folders(session)
+            folders = read.folders(session)
         self.tree.clear()
         for folder in folders:
             item = QTreeWidgetItem([folder.path + ("" if folder.online else "  (offline)"),
@@ -100,10 +101,10 @@ class PhotosPage(QWidget):
             self.failures.setEnabled(False)
             return
         with self.context.library.reader() as session:
-            photos = browse.photos_in(session, folder[1])
+            photos = read.photos_in(session, folder[1])
         self.model.ratio = self.devicePixelRatioF()
         self.model.set_items([PhotoItem(p) for p in photos])
-        self.failures.setEnabled(any(p.status == "failed" for p in photos))
+        self.failures.setEnabled(any(p.status == PhotoStatus.FAILED for p in photos))
 
     def _open(self, index) -> None:
         ids = [self.model.item(r).photo.id for r in range(self.model.rowCount())]
@@ -136,6 +137,6 @@ class PhotosPage(QWidget):
         if folder is None:
             return
         with self.context.library.reader() as session:
-            failed = [Failure(p.path, p.error or "") for p in browse.photos_in(session, folder[1])
-                      if p.status == "failed"]
+            failed = [Failure(p.path, p.error or "") for p in read.photos_in(session, folder[1])
+                      if p.status == PhotoStatus.FAILED]
         FailuresDialog(failed, self).exec()

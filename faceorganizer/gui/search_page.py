@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLa
 
 from faceorganizer.people.recognition import embed_face, faces_in, pick_face
 from faceorganizer.people.search import FaceIndex
-from faceorganizer.store import browse
+from faceorganizer.store import read
 
 from .context import AppContext
 from .models import PhotoItem, PhotosModel
@@ -83,7 +83,8 @@ class SearchPage(QWidget):
         self.grid.activated.connect(self._open)
         self.grid.doubleClicked.connect(self._open)
         layout.addWidget(self.grid, 1)
-        self.slider.setValue(int(round(context.people_settings().verify_threshold * 100)))
+        shown = context.people_settings().in_space(context.library_space())
+        self.slider.setValue(int(round(shown.verify_threshold * 100)))
 
     def _threshold(self, value: int) -> None:
         self.proxy.set_threshold(value / 100)
@@ -148,6 +149,6 @@ class SearchPage(QWidget):
 def _results(library, query: str, index: FaceIndex, vector) -> Results:
     hits = index.search(vector, top=1000, threshold=WIDEST)
     with library.reader() as session:
-        photos = browse.photos_by_id(session, [hit.photo_id for hit in hits])
+        photos = read.photos_by_id(session, [hit.photo_id for hit in hits])
     return Results(query, [PhotoItem(photos[hit.photo_id], hit.distance, hit.face)
                            for hit in hits if hit.photo_id in photos])

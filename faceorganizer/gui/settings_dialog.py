@@ -50,7 +50,9 @@ class SettingsDialog(QDialog):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        people = context.people_settings()
+        self._people = context.people_settings()
+        self._space = context.library_space()
+        people = self._people.in_space(self._space)  # as the user sees them
         layout = QVBoxLayout(self)
 
         scanning = QGroupBox("Finding faces")
@@ -89,13 +91,12 @@ class SettingsDialog(QDialog):
         self.gate_probability = _spin(people.gate_min_probability, 0.0, 1.0, 0.01)
         form.addRow("Least detector certainty for grouping", self.gate_probability)
         layout.addWidget(grouping)
-        self._people = people
 
         recognition = QGroupBox("Face recognition weights (switching re-embeds every face; "
                                 "names and confirmations are kept)")
         row = QHBoxLayout(recognition)
         recorded = recorded_weights(context.library)
-        self._weights: str | None = recorded.get("path") if recorded else None
+        self._weights: str | None = recorded.path if recorded else None
         self.weights_label = QLineEdit()
         self.weights_label.setReadOnly(True)
         row.addWidget(self.weights_label, 1)
@@ -143,18 +144,20 @@ class SettingsDialog(QDialog):
             self.library.setText(path)
 
     def chosen(self) -> Chosen:
-        def value(box: QDoubleSpinBox, old: float) -> float:
-            """The box's value, or the old one if the box still shows it (thresholds of fine-tuned
-            weights are scaled and have more decimals than the box: no drift on OK)."""
-            shown = round(old, box.decimals())
-            return old if abs(box.value() - shown) < 1e-9 else round(box.value(), 3)
+        """What the user chose; the people settings in the built-in distances (the boxes show
+        them in the library's, those of its weights)."""
+        def changed(box: QDoubleSpinBox, shown: float) -> float | None:
+            """The box's value if the user changed it (thresholds of fine-tuned weights have more
+            decimals than the box: a box left alone changes nothing, no drift on OK)."""
+            return None if abs(box.value() - round(shown, box.decimals())) < 1e-9 else round(box.value(), 3)
 
-        old = self._people
-        people = old.with_overrides(
-            cluster_threshold=value(self.cluster, old.cluster_threshold),
-            merge_threshold=value(self.merge, old.merge_threshold),
-            match_threshold=value(self.match, old.match_threshold), min_faces=self.min_faces.value(),
+        shown = self._people.in_space(self._space)
+        people = self._people.with_shown(
+            self._space,
+            cluster_threshold=changed(self.cluster, shown.cluster_threshold),
+            merge_threshold=changed(self.merge, shown.merge_threshold),
+            match_threshold=changed(self.match, shown.match_threshold), min_faces=self.min_faces.value(),
             gate_min_size=self.gate_size.value(),
-            gate_min_probability=value(self.gate_probability, old.gate_min_probability))
+            gate_min_probability=changed(self.gate_probability, shown.gate_min_probability))
         return Chosen(self.device.currentData(), self.min_face.value(), people, self.library.text(),
                       self._weights)

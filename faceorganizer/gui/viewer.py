@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from faceorganizer.people import operations as ops
-from faceorganizer.store import browse
-from faceorganizer.store.browse import PhotoFace, PhotoSummary
+from faceorganizer.store import read
+from faceorganizer.store.read import PhotoFace, PhotoSummary
+from faceorganizer.store.states import FaceState
 
 from .context import AppContext
 from .dialogs import NEW_PERSON, ChoosePerson
@@ -40,7 +41,7 @@ class _FaceBox(QGraphicsRectItem):
         super().__init__(QRectF(x1, y1, x2 - x1, y2 - y1))
         self.face = face
         self.on_click = on_click
-        color = (SUGGESTED if face.face.state == "suggested" else
+        color = (SUGGESTED if face.face.state == FaceState.SUGGESTED else
                  NAMED if face.name else UNKNOWN)
         pen = QPen(color, 4 if highlight else 2.5)
         pen.setCosmetic(True)
@@ -129,7 +130,7 @@ class ViewerPage(QWidget):
         if siblings is not None:
             self.siblings = siblings
         with self.context.library.reader() as session:
-            self.photo = browse.photo(session, photo_id)
+            self.photo = read.photo(session, photo_id)
         self.reload()
 
     def step(self, direction: int) -> None:
@@ -143,8 +144,8 @@ class ViewerPage(QWidget):
         if self.photo is None:
             return
         with self.context.library.reader() as session:
-            self.photo = browse.photo(session, self.photo.id)
-            self.faces = browse.photo_faces(session, self.photo.id) if self.photo else []
+            self.photo = read.photo(session, self.photo.id)
+            self.faces = read.photo_faces(session, self.photo.id) if self.photo else []
         if self.photo is None:
             self.back_requested.emit()
             return
@@ -189,7 +190,7 @@ class ViewerPage(QWidget):
         for face in self.faces:
             box = _FaceBox(face, self._face_menu, face.face.id == self.highlight)
             self.scene.addItem(box)
-            text = face.name or ("?" if face.face.state == "suggested" else "")
+            text = face.name or ("?" if face.face.state == FaceState.SUGGESTED else "")
             if text:
                 self.scene.addItem(_Label(text, NAMED if face.name else SUGGESTED,
                                           QPointF(face.face.box[0], face.face.box[3])))
@@ -204,27 +205,19 @@ class ViewerPage(QWidget):
         if person_id is not None:
             menu.addAction(f"Open {face.name or 'this person'}",
                            lambda: self.person_requested.emit(person_id))
-            if summary.state == "suggested":
-                menu.addAction("Confirm", lambda: self.context.decide(
-                    "Confirm face", lambda: ops.confirm(self.context.library, [summary.id]),
-                    faces=[summary.id]))
+            if summary.state == FaceState.SUGGESTED:
+                menu.addAction("Confirm", lambda: self.context.decide("Confirm face", ops.confirm,
+                                                                      [summary.id]))
         menu.addAction("Search by this face", lambda: self.search_requested.emit(summary.id))
         menu.addSeparator()
-        menu.addAction("Not a face", lambda: self.context.decide(
-            "Not a face", lambda: ops.set_ignored(self.context.library, [summary.id]),
-            faces=[summary.id]))
+        menu.addAction("Not a face", lambda: self.context.decide("Not a face", ops.set_ignored, [summary.id]))
         menu.exec(where)
 
     def assign(self, face_id: int) -> None:
         dialog = ChoosePerson(self.context, "Who is this?", parent=self)
         if not dialog.exec() or dialog.chosen is None:
             return
-        library = self.context.library
         if dialog.chosen == NEW_PERSON:
-            name = dialog.new_name
-            self.context.decide("Name a face", lambda: ops.create_person(library, [face_id], name),
-                                faces=[face_id])
+            self.context.decide("Name a face", ops.create_person, [face_id], dialog.new_name)
         else:
-            target = int(dialog.chosen)
-            self.context.decide("Assign a face", lambda: ops.move(library, [face_id], target),
-                                faces=[face_id], people=[target])
+            self.context.decide("Assign a face", ops.move, [face_id], int(dialog.chosen))

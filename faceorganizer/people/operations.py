@@ -1,7 +1,9 @@
 """What the user decides about people and faces. Each operation is one transaction.
 
-Every operation bumps the library's decision counter, so that a re-clustering
-planned before it does not overwrite it (:mod:`faceorganizer.people.recluster`).
+Each is a :func:`~faceorganizer.people.undo.decision`: called as ``op(library, ...)``,
+or ``op.undoable(library, ...)`` to get what it changed for undo. Every one bumps the
+library's decision counter, so that a re-clustering planned before it does not
+overwrite it (:mod:`faceorganizer.people.recluster`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from faceorganizer.errors import FaceorganizerError
-from faceorganizer.store import Library
-from faceorganizer.store.people import bump_revision
+from faceorganizer.people.undo import decision
 from faceorganizer.store.schema import Face, Person, Rejection
 from faceorganizer.store.states import FaceState
 
@@ -56,136 +57,127 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
-def rename(library: Library, person_id: int, name: str) -> None:
+@decision
+def rename(session: Session, person_id: int, name: str) -> None:
     """Name or rename a person. Naming confirms the faces it holds (not its suggestions)."""
-    with library.session() as session:
-        person = _person(session, person_id)
-        person.name = _clean_name(name)
-        session.execute(update(Face).where(Face.person_id == person_id, Face.state == FaceState.AUTO)
-                        .values(state=FaceState.CONFIRMED))
-        bump_revision(session)
+    person = _person(session, person_id)
+    person.name = _clean_name(name)
+    session.execute(update(Face).where(Face.person_id == person_id, Face.state == FaceState.AUTO)
+                    .values(state=FaceState.CONFIRMED))
 
 
-def create_person(library: Library, face_ids: Iterable[int], name: str | None = None) -> int:
+@decision
+def create_person(session: Session, face_ids: Iterable[int], name: str | None = None) -> int:
     """A new person holding these faces (confirmed); its id."""
-    with library.session() as session:
-        faces = [_face(session, f) for f in face_ids]
-        if not faces:
-            raise PeopleError("A new person needs at least one face.")
-        person = Person(name=_clean_name(name) if name is not None else None)
-        session.add(person)
-        session.flush()
-        old = {f.person_id for f in faces}
-        for face in faces:
-            face.person_id, face.state, face.ignored = person.id, FaceState.CONFIRMED, False
-        for person_id in old:
-            _drop_if_empty(session, person_id)
-        bump_revision(session)
-        return person.id
+    faces = [_face(session, f) for f in face_ids]
+    if not faces:
+        raise PeopleError("A new person needs at least one face.")
+    person = Person(name=_clean_name(name) if name is not None else None)
+    session.add(person)
+    session.flush()
+    old = {f.person_id for f in faces}
+    for face in faces:
+        face.person_id, face.state, face.ignored = person.id, FaceState.CONFIRMED, False
+    for person_id in old:
+        _drop_if_empty(session, person_id)
+    return person.id
 
 
-def merge(library: Library, source_id: int, target_id: int) -> None:
+@decision
+def merge(session: Session, source_id: int, target_id: int) -> None:
     """Merge ``source`` into ``target``: its faces are confirmed there, its name is kept if
     ``target`` has none, what was rejected from it is rejected from ``target``."""
     if source_id == target_id:
         raise PeopleError("A person cannot be merged into itself.")
-    with library.session() as session:
-        source, target = _person(session, source_id), _person(session, target_id)
-        moved = list(session.scalars(select(Face.id).where(Face.person_id == source_id)))
-        session.execute(update(Face).where(Face.person_id == source_id, Face.state != FaceState.SUGGESTED)
-                        .values(person_id=target_id, state=FaceState.CONFIRMED))
-        session.execute(update(Face).where(Face.person_id == source_id)
-                        .values(person_id=target_id))
-        if moved:
-            session.execute(delete(Rejection).where(Rejection.person_id == target_id,
-                                                    Rejection.face_id.in_(moved)))
-        carried = [f for f in session.scalars(select(Rejection.face_id)
-                                              .where(Rejection.person_id == source_id))
-                   if f not in moved]
-        already = set(session.scalars(select(Rejection.face_id).where(Rejection.person_id == target_id)))
-        session.add_all(Rejection(face_id=f, person_id=target_id) for f in carried if f not in already)
-        if target.name is None and source.name is not None:
-            target.name = source.name
-        session.delete(source)
-        bump_revision(session)
+    source, target = _person(session, source_id), _person(session, target_id)
+    moved = list(session.scalars(select(Face.id).where(Face.person_id == source_id)))
+    session.execute(update(Face).where(Face.person_id == source_id, Face.state != FaceState.SUGGESTED)
+                    .values(person_id=target_id, state=FaceState.CONFIRMED))
+    session.execute(update(Face).where(Face.person_id == source_id)
+                    .values(person_id=target_id))
+    if moved:
+        session.execute(delete(Rejection).where(Rejection.person_id == target_id,
+                                                Rejection.face_id.in_(moved)))
+    carried = [f for f in session.scalars(select(Rejection.face_id)
+                                          .where(Rejection.person_id == source_id))
+               if f not in moved]
+    already = set(session.scalars(select(Rejection.face_id).where(Rejection.person_id == target_id)))
+    session.add_all(Rejection(face_id=f, person_id=target_id) for f in carried if f not in already)
+    if target.name is None and source.name is not None:
+        target.name = source.name
+    session.delete(source)
 
 
-def move(library: Library, face_ids: Iterable[int], person_id: int) -> None:
+@decision
+def move(session: Session, face_ids: Iterable[int], person_id: int) -> None:
     """Put faces into a person, confirmed (a rejection of them from it is forgiven)."""
-    with library.session() as session:
-        _person(session, person_id)
-        old: set[int | None] = set()
-        for face_id in face_ids:
-            face = _face(session, face_id)
-            old.add(face.person_id)
-            face.person_id, face.state, face.ignored = person_id, FaceState.CONFIRMED, False
-            session.execute(delete(Rejection).where(Rejection.face_id == face_id,
-                                                    Rejection.person_id == person_id))
-        for previous in old - {person_id}:
-            _drop_if_empty(session, previous)
-        bump_revision(session)
+    _person(session, person_id)
+    old: set[int | None] = set()
+    for face_id in face_ids:
+        face = _face(session, face_id)
+        old.add(face.person_id)
+        face.person_id, face.state, face.ignored = person_id, FaceState.CONFIRMED, False
+        session.execute(delete(Rejection).where(Rejection.face_id == face_id,
+                                                Rejection.person_id == person_id))
+    for previous in old - {person_id}:
+        _drop_if_empty(session, previous)
 
 
-def reject(library: Library, face_ids: Iterable[int]) -> None:
+@decision
+def reject(session: Session, face_ids: Iterable[int]) -> None:
     """"Not this person": the faces leave their person and are never put or suggested there again."""
-    with library.session() as session:
-        old: set[int] = set()
-        for face_id in face_ids:
-            face = _face(session, face_id)
-            if face.person_id is None:
-                raise PeopleError(f"Face {face_id} belongs to no person.")
-            old.add(face.person_id)
-            if session.get(Rejection, (face_id, face.person_id)) is None:
-                session.add(Rejection(face_id=face_id, person_id=face.person_id))
-            face.person_id, face.state = None, FaceState.AUTO
-        for previous in old:
-            _drop_if_empty(session, previous)
-        bump_revision(session)
+    old: set[int] = set()
+    for face_id in face_ids:
+        face = _face(session, face_id)
+        if face.person_id is None:
+            raise PeopleError(f"Face {face_id} belongs to no person.")
+        old.add(face.person_id)
+        if session.get(Rejection, (face_id, face.person_id)) is None:
+            session.add(Rejection(face_id=face_id, person_id=face.person_id))
+        face.person_id, face.state = None, FaceState.AUTO
+    for previous in old:
+        _drop_if_empty(session, previous)
 
 
-def confirm(library: Library, face_ids: Iterable[int]) -> int:
+@decision
+def confirm(session: Session, face_ids: Iterable[int]) -> int:
     """Confirm faces in the person they are in (suggestions become certain); how many changed."""
-    with library.session() as session:
-        changed = 0
-        for face_id in face_ids:
-            face = _face(session, face_id)
-            if face.person_id is None:
-                raise PeopleError(f"Face {face_id} belongs to no person; move it to one instead.")
-            if face.state != FaceState.CONFIRMED:
-                face.state = FaceState.CONFIRMED
-                changed += 1
-        bump_revision(session)
-        return changed
+    changed = 0
+    for face_id in face_ids:
+        face = _face(session, face_id)
+        if face.person_id is None:
+            raise PeopleError(f"Face {face_id} belongs to no person; move it to one instead.")
+        if face.state != FaceState.CONFIRMED:
+            face.state = FaceState.CONFIRMED
+            changed += 1
+    return changed
 
 
-def confirm_suggestions(library: Library, person_id: int) -> int:
+@decision
+def confirm_suggestions(session: Session, person_id: int) -> int:
     """Confirm every suggestion waiting on a person; how many."""
-    with library.session() as session:
-        _person(session, person_id)
-        result = session.execute(update(Face).where(Face.person_id == person_id,
-                                                    Face.state == FaceState.SUGGESTED)
-                                 .values(state=FaceState.CONFIRMED))
-        bump_revision(session)
-        return int(getattr(result, "rowcount", 0) or 0)
+    _person(session, person_id)
+    result = session.execute(update(Face).where(Face.person_id == person_id,
+                                                Face.state == FaceState.SUGGESTED)
+                             .values(state=FaceState.CONFIRMED))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
-def set_hidden(library: Library, person_id: int, hidden: bool) -> None:
+@decision
+def set_hidden(session: Session, person_id: int, hidden: bool) -> None:
     """Hide a person from the People list (or show it again); its faces stay with it."""
-    with library.session() as session:
-        _person(session, person_id).hidden = hidden
-        bump_revision(session)
+    _person(session, person_id).hidden = hidden
 
 
-def set_ignored(library: Library, face_ids: Iterable[int], ignored: bool = True) -> None:
+@decision
+def set_ignored(session: Session, face_ids: Iterable[int], ignored: bool = True) -> None:
     """Mark faces as not faces (ignored everywhere: people, clustering, search), or undo it."""
-    with library.session() as session:
-        old: set[int | None] = set()
-        for face_id in face_ids:
-            face = _face(session, face_id)
-            face.ignored = ignored
-            if ignored:
-                old.add(face.person_id)
-                face.person_id, face.state = None, FaceState.AUTO
-        for previous in old:
-            _drop_if_empty(session, previous)
-        bump_revision(session)
+    old: set[int | None] = set()
+    for face_id in face_ids:
+        face = _face(session, face_id)
+        face.ignored = ignored
+        if ignored:
+            old.add(face.person_id)
+            face.person_id, face.state = None, FaceState.AUTO
+    for previous in old:
+        _drop_if_empty(session, previous)

@@ -31,18 +31,9 @@ from sqlalchemy.orm import Session
 from faceorganizer.errors import FaceorganizerError
 from faceorganizer.people.clustering import cluster
 from faceorganizer.people.settings import PeopleSettings
-from faceorganizer.store import Library
-from faceorganizer.store.people import (
-    GROUPED_REVISION,
-    FaceTable,
-    face_table,
-    faces_revision,
-    grouping_is_stale,
-    person_counts,
-    put_setting,
-    rejections,
-    revision,
-)
+from faceorganizer.store import Library, read
+from faceorganizer.store.people import FaceTable, face_table, rejections
+from faceorganizer.store.records import faces_revision, grouping_is_stale, mark_grouped, revision
 from faceorganizer.store.schema import Face, Person
 from faceorganizer.store.states import FaceState
 
@@ -126,7 +117,9 @@ def best_matches(queries: np.ndarray, means: np.ndarray, threshold: float, isola
 
 
 def _plan(snapshot: _Snapshot, settings: PeopleSettings) -> _Plan:
+    """``settings`` in built-in distances; they are read in the space of the snapshot's faces."""
     faces = snapshot.faces
+    settings = settings.in_space(faces.space)
     n = len(faces.ids)
     fixed = anchors(snapshot)
     in_anchor = np.isin(faces.person, list(fixed)) if fixed else np.zeros(n, dtype=bool)
@@ -227,7 +220,8 @@ class ReclusterError(FaceorganizerError):
 
 def recluster(library: Library, settings: PeopleSettings, attempts: int = 5, *,
               only_if_stale: bool = False) -> ReclusterSummary:
-    """Group the library's faces into people around the user's decisions.
+    """Group the library's faces into people around the user's decisions. ``settings`` are in
+    the built-in weights' distances (``load_settings``), read in the space of the faces.
 
     With ``only_if_stale``, nothing is done unless faces changed since the last grouping.
     """
@@ -235,9 +229,9 @@ def recluster(library: Library, settings: PeopleSettings, attempts: int = 5, *,
     if only_if_stale:
         with library.reader() as session:
             if not grouping_is_stale(session):
-                counts = person_counts(session)
-                return ReclusterSummary(people=counts["people"], new_people=0, suggestions=0,
-                                        unsorted=counts["unsorted"], clustered=0, seconds=0.0)
+                counts = read.counts(session)
+                return ReclusterSummary(people=counts.people, new_people=0, suggestions=0,
+                                        unsorted=counts.unsorted, clustered=0, seconds=0.0)
     for _ in range(attempts):
         snapshot = _snapshot(library)
         plan = _plan(snapshot, settings)
@@ -245,10 +239,10 @@ def recluster(library: Library, settings: PeopleSettings, attempts: int = 5, *,
             if revision(session) != snapshot.revision:
                 continue  # the user changed something meanwhile: plan again
             new_people = _apply(session, snapshot, plan)
-            put_setting(session, GROUPED_REVISION, snapshot.faces_revision)
+            mark_grouped(session, snapshot.faces_revision)
         with library.reader() as session:
-            counts = person_counts(session)
-        return ReclusterSummary(people=counts["people"], new_people=new_people,
-                                suggestions=plan.suggestions, unsorted=counts["unsorted"],
+            counts = read.counts(session)
+        return ReclusterSummary(people=counts.people, new_people=new_people,
+                                suggestions=plan.suggestions, unsorted=counts.unsorted,
                                 clustered=plan.clustered, seconds=time.monotonic() - started)
     raise ReclusterError("The people could not be regrouped: the library kept changing. Try again.")

@@ -15,7 +15,10 @@ from faceorganizer.models.base import Models
 from faceorganizer.people.recluster import best_matches, person_means
 from faceorganizer.people.settings import PeopleSettings
 from faceorganizer.settings import ScanSettings
+from faceorganizer.space import Embeddings
 from faceorganizer.store import Library
+from faceorganizer.store.faces import comparable_faces
+from faceorganizer.store.records import library_space
 from faceorganizer.store.schema import Face, Person
 from faceorganizer.store.states import FaceState
 
@@ -48,8 +51,13 @@ def pick_face(faces: list[FoundFace], path: Path, pick: int | None = None) -> Fo
     return faces[pick - 1]
 
 
-def embed_face(models: Models, face: FoundFace) -> np.ndarray:
-    return models.embedder.embed(np.stack([face.crop]))[0]
+def embed_faces(models: Models, faces: list[FoundFace]) -> Embeddings:
+    """The faces' embeddings, in the embedder's space."""
+    return Embeddings(models.embedder.embed(np.stack([f.crop for f in faces])), models.embedder.space)
+
+
+def embed_face(models: Models, face: FoundFace) -> Embeddings:
+    return embed_faces(models, [face])
 
 
 @dataclass(frozen=True)
@@ -60,11 +68,13 @@ class Verdict:
 
 
 def verify(models: Models, first: Path, second: Path, settings: PeopleSettings) -> Verdict:
-    """Whether the largest faces of two photos are the same person."""
+    """Whether the largest faces of two photos are the same person. ``settings`` are in the
+    built-in distances; the threshold is read in the space of the embeddings compared."""
     a = embed_face(models, pick_face(faces_in(first, models), first))
     b = embed_face(models, pick_face(faces_in(second, models), second))
-    distance = float(np.sum((a - b) ** 2))
-    return Verdict(distance, settings.verify_threshold, distance < settings.verify_threshold)
+    distance = float(a.distances_to(b)[0, 0])
+    threshold = settings.in_space(a.space).verify_threshold
+    return Verdict(distance, threshold, distance < threshold)
 
 
 @dataclass(frozen=True)
@@ -75,33 +85,53 @@ class Identified:
     distance: float | None
 
 
+@dataclass(frozen=True)
+class KnownPeople:
+    """The named people's faces that identification compares with, in the library's space."""
+
+    person: np.ndarray  # person id per face
+    names: dict[int, str]
+    embeddings: Embeddings | None  # None when no one is named
+
+    @classmethod
+    def load(cls, library: Library) -> KnownPeople:
+        with library.reader() as session:
+            space = library_space(session)
+            rows = session.execute(
+                select(Face.person_id, Face.embedding, Person.name)
+                .join(Person, Face.person_id == Person.id)
+                .where(Person.name.is_not(None), comparable_faces(session),
+                       Face.state != FaceState.SUGGESTED)).all()
+        if not rows or space is None:
+            return cls(np.zeros(0, np.int64), {}, None)
+        return cls(np.array([r[0] for r in rows]), {r[0]: r[2] for r in rows},
+                   Embeddings(np.stack([r[1] for r in rows]), space))
+
+
 def identify(library: Library, models: Models, path: Path,
              settings: PeopleSettings) -> list[Identified]:
     """Each face of a photo, named after the known person it matches (if any).
 
-    Known people are the named ones; a face matches one when its mean distance to
-    that person's faces is within the match threshold and clearly smaller than to
-    any other named person (the rule that makes suggestions).
+    Known people are the named ones (their confirmed and automatic faces embedded in the
+    library's space: faces still waiting to be re-embedded after a switch take no part); a
+    face matches one when its mean distance to that person's faces is within the match
+    threshold and clearly smaller than to any other named person (the rule that makes
+    suggestions). ``settings`` are in the built-in distances.
     """
     faces = faces_in(path, models)
     if not faces:
         return []
-    with library.reader() as session:
-        rows = session.execute(
-            select(Face.person_id, Face.embedding, Person.name)
-            .join(Person, Face.person_id == Person.id)
-            .where(Person.name.is_not(None), Face.ignored.is_(False),
-                   Face.state != FaceState.SUGGESTED)).all()
-    queries = models.embedder.embed(np.stack([f.crop for f in faces]))
-    if not rows:
+    known = KnownPeople.load(library)
+    if known.embeddings is None:
         return [Identified(f.detection.box, None, None, None) for f in faces]
-    person = np.array([r[0] for r in rows])
-    names = {r[0]: r[2] for r in rows}
-    ids, means = person_means(np.stack([r[1] for r in rows]), person, np.ones(len(rows), dtype=bool))
-    match, nearest = best_matches(queries, means, settings.match_threshold, settings.match_isolation)
+    known.embeddings.space.check(models.embedder.space, "the faces of this photo")
+    queries = embed_faces(models, faces)
+    settings = settings.in_space(known.embeddings.space)
+    ids, means = person_means(known.embeddings.vectors, known.person, np.ones(len(known.person), dtype=bool))
+    match, nearest = best_matches(queries.vectors, means, settings.match_threshold, settings.match_isolation)
     out = []
     for face, m, d in zip(faces, match, nearest, strict=True):
         pid = int(ids[m]) if m >= 0 else None
-        out.append(Identified(face.detection.box, pid, names.get(pid) if pid else None,
+        out.append(Identified(face.detection.box, pid, known.names.get(pid) if pid else None,
                               float(d) if np.isfinite(d) else None))
     return out

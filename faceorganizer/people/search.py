@@ -3,6 +3,8 @@
 The embeddings of all faces that are not ignored are held in one float32 matrix; a
 query is one matrix-vector product, then the nearest face of each photo ranks the
 photo (about 20 ms over 100,000 faces on a 2-core CPU, ``benchmarks/search_speed.py``).
+The index holds the faces of the library's embedding space and refuses a query from
+another one; thresholds are read in that space.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import numpy as np
 from sqlalchemy import select
 
 from faceorganizer.errors import FaceorganizerError
+from faceorganizer.people.settings import PeopleSettings
+from faceorganizer.space import Embeddings, EmbeddingSpace
 from faceorganizer.store import Library
-from faceorganizer.store.people import comparable_faces
+from faceorganizer.store.faces import comparable_faces
+from faceorganizer.store.records import library_space
 from faceorganizer.store.schema import Face, Photo
 
 
@@ -34,7 +39,8 @@ class FaceIndex:
     """All searchable faces of a library in memory. Build it once, query it many times."""
 
     def __init__(self, face_ids: np.ndarray, photo_ids: np.ndarray, embeddings: np.ndarray,
-                 paths: dict[int, str]) -> None:
+                 paths: dict[int, str], space: EmbeddingSpace | None = None) -> None:
+        self.space = space  # None: a library that records no weights yet (no faces)
         self.face_ids = np.asarray(face_ids, dtype=np.int64)
         self.photo_ids = np.asarray(photo_ids, dtype=np.int64)
         self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
@@ -50,29 +56,37 @@ class FaceIndex:
     @classmethod
     def load(cls, library: Library) -> FaceIndex:
         with library.reader() as session:
+            space = library_space(session)
             rows = session.execute(select(Face.id, Face.photo_id, Face.embedding)
                                    .where(comparable_faces(session)).order_by(Face.id)).all()
             paths = {pid: path for pid, path in session.execute(select(Photo.id, Photo.path))}
         if not rows:
-            return cls(np.zeros(0), np.zeros(0), np.zeros((0, 512), np.float32), paths)
+            return cls(np.zeros(0), np.zeros(0), np.zeros((0, 512), np.float32), paths, space)
         return cls(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-                   np.stack([r[2] for r in rows]), paths)
+                   np.stack([r[2] for r in rows]), paths, space)
 
     def __len__(self) -> int:
         return len(self.face_ids)
 
-    def embedding_of(self, face_id: int) -> np.ndarray:
+    def embedding_of(self, face_id: int) -> Embeddings:
         row = self._row.get(int(face_id))
-        if row is None:
+        if row is None or self.space is None:  # no space: the library has no faces
             raise SearchError(f"There is no searchable face {face_id} in this library "
-                              "(unknown, or marked as not a face).")
-        return self.embeddings[row]
+                              "(unknown, marked as not a face, or waiting to be re-embedded).")
+        return Embeddings(self.embeddings[row:row + 1], self.space)
 
-    def search(self, query: np.ndarray, *, top: int = 50, threshold: float | None = None) -> list[Hit]:
-        """Photos whose nearest face is closest to ``query``, nearest first, one hit per photo."""
+    def threshold(self, settings: PeopleSettings) -> float:
+        """The default cut-off of a search: the verify threshold, in the index's space."""
+        return settings.in_space(self.space).verify_threshold
+
+    def search(self, query: Embeddings, *, top: int = 50, threshold: float | None = None) -> list[Hit]:
+        """Photos whose nearest face is closest to ``query`` (one face, of the index's space),
+        nearest first, one hit per photo; ``threshold`` is a distance in that space."""
         if len(self.face_ids) == 0:
             return []
-        distance = 2.0 - 2.0 * (self.embeddings @ np.asarray(query, dtype=np.float32))
+        assert self.space is not None
+        self.space.check(query.space, "the face searched with")
+        distance = 2.0 - 2.0 * (self.embeddings @ np.asarray(query.vectors[0], dtype=np.float32))
         np.maximum(distance, 0.0, out=distance)
         ordered = distance[self._order]
         best = np.minimum.reduceat(ordered, self._starts)

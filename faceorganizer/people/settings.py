@@ -6,7 +6,10 @@ in the README): LFW's 10-fold verification threshold is 1.13; clustering uses a
 stricter 0.75 plus an isolation rule: BCubed precision 0.977 to 0.998 on
 LFW-built libraries of 20 to 100 people with strangers, and the album's 62
 portraits in exactly its 13 people (0.75 is the strictest threshold that does it).
-A library on fine-tuned weights reads them multiplied by the weights' distance scale.
+Settings are kept and passed around in the built-in weights' distances; they are read
+in an embedding space (``in_space``: multiplied by its distance scale) only where they
+meet embeddings of that space, so a threshold never meets embeddings of other weights.
+People see and set them in their library's space (``shown_in``, ``with_shown``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Any
 
 from faceorganizer.errors import FaceorganizerError
 from faceorganizer.people.clustering import ClusterParams
+from faceorganizer.space import EmbeddingSpace
 from faceorganizer.store import Library
-from faceorganizer.store.people import distance_scale, get_setting, put_setting
+from faceorganizer.store.records import get_setting, library_space, put_setting
 
 
 class PeopleSettingsError(FaceorganizerError):
@@ -76,9 +80,17 @@ class PeopleSettings:
         """The distance thresholds multiplied by ``factor`` (the ratios and gates stay)."""
         if factor == 1.0:
             return self
-        return replace(self, **{name: round(getattr(self, name) * factor, 6) for name in
-                                ("cluster_threshold", "merge_threshold", "match_threshold",
-                                 "verify_threshold")})
+        return replace(self, **{name: round(getattr(self, name) * factor, 6) for name in DISTANCES})
+
+    def in_space(self, space: EmbeddingSpace | None) -> PeopleSettings:
+        """These settings (built-in distances) as distances between embeddings of ``space``."""
+        return self.scaled(space.distance_scale) if space is not None else self
+
+    def with_shown(self, space: EmbeddingSpace | None, **changes: Any) -> PeopleSettings:
+        """These settings with ``changes`` given as a person sees them: distances in ``space``."""
+        scale = space.distance_scale if space is not None else 1.0
+        return self.with_overrides(**{k: (round(v / scale, 6) if k in DISTANCES and v is not None else v)
+                                      for k, v in changes.items()})
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PeopleSettings:
@@ -92,24 +104,29 @@ class PeopleSettings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+DISTANCES = ("cluster_threshold", "merge_threshold", "match_threshold", "verify_threshold")
 SETTINGS_KEY = "people"
 
 
 def load_settings(library: Library) -> PeopleSettings:
-    """The library's own people settings (the defaults where it has none), in the distances
-    of the library's weights: stored thresholds are in the built-in weights' distances and
-    are multiplied by the weights' distance scale (``models.weights.distance_scale``)."""
+    """The library's own people settings (the defaults where it has none), in the built-in
+    weights' distances."""
     with library.reader() as session:
         stored = get_setting(session, SETTINGS_KEY, {}) or {}
-        scale = distance_scale(session)
     try:
-        settings = PeopleSettings.from_dict(stored)
+        return PeopleSettings.from_dict(stored)
     except (TypeError, PeopleSettingsError):
-        settings = PeopleSettings()  # an unusable stored value must not lock the library
-    return settings.scaled(scale)
+        return PeopleSettings()  # an unusable stored value must not lock the library
+
+
+def shown_settings(library: Library) -> PeopleSettings:
+    """The library's settings as a person sees them: distances in the library's space."""
+    settings = load_settings(library)
+    with library.reader() as session:
+        return settings.in_space(library_space(session))
 
 
 def save_settings(library: Library, settings: PeopleSettings) -> None:
-    """Store settings given in the library's current distances (see ``load_settings``)."""
+    """Keep ``settings`` (built-in distances) as the library's."""
     with library.session() as session:
-        put_setting(session, SETTINGS_KEY, settings.scaled(1.0 / distance_scale(session)).as_dict())
+        put_setting(session, SETTINGS_KEY, settings.as_dict())

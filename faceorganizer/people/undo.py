@@ -1,78 +1,210 @@
-"""Undo for the user's decisions: a snapshot of the rows an operation touches, restored
-in one transaction.
+"""Undo and redo of the user's decisions, derived from what each decision changed.
 
-The desktop app takes a snapshot of the faces and people an operation is about to
-change, runs it, and keeps the snapshot; "Undo" puts those rows back as they were
-(people an operation deleted come back with their ids, people it created and that
-are left without faces go).
+A decision (:func:`decision`) runs in one write transaction that captures the library's
+*decision state* before and after the operation: every table the schema marks as a
+decision table (``__decision_table__``: people, rejections) and every column it marks as
+a decision (``info={"decision": True}``: a face's person, state and "not a face" flag).
+The difference is the decision's :class:`Change`, complete by construction: whatever
+an operation touches, directly or by a cascade, is in it, and a decision table or column
+added to the schema later is captured without a change here. Undo writes the *before*
+side back in one transaction, redo the *after* side; rows that are gone meanwhile (a
+photo purged) are skipped, and a face is never pointed at a person that no longer exists.
+Photos, people and faces never reuse ids (schema 3), so a change never reaches another row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import Column, Table, delete, insert, select, tuple_, update
+from sqlalchemy.orm import Session
 
 from faceorganizer.store import Library
-from faceorganizer.store.people import bump_revision
-from faceorganizer.store.schema import Face, Person, Rejection
+from faceorganizer.store.records import bump_revision
+from faceorganizer.store.schema import Base
 from faceorganizer.store.states import FaceState
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+Key = tuple[Any, ...]
+Values = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    faces: tuple[tuple[int, int | None, str, bool], ...]
-    people: tuple[tuple[int, str | None, bool, datetime], ...]
-    rejections: tuple[tuple[int, int], ...]
+class _Part:
+    """What undo captures of one table: its key columns and its decision columns."""
+
+    table: Table
+    key: tuple[Column[Any], ...]
+    values: tuple[Column[Any], ...]
+    whole_rows: bool  # rows are created and deleted by decisions (not just updated)
 
 
-def capture(library: Library, *, faces: Iterable[int] = (), people: Iterable[int] = ()) -> Snapshot:
-    """The state of these faces, these people and all faces of these people."""
-    person_ids = set(people)
-    with library.reader() as session:
-        face_ids = set(faces) | set(session.scalars(select(Face.id).where(
-            Face.person_id.in_(person_ids))))
-        rows = session.execute(select(Face.id, Face.person_id, Face.state, Face.ignored)
-                               .where(Face.id.in_(face_ids))).all()
-        person_ids |= {r.person_id for r in rows if r.person_id is not None}
-        persons = session.execute(select(Person.id, Person.name, Person.hidden, Person.created_at)
-                                  .where(Person.id.in_(person_ids))).all()
-        rejected = session.execute(select(Rejection.face_id, Rejection.person_id)
-                                   .where(Rejection.face_id.in_(face_ids))).all()
-    return Snapshot(tuple((r.id, r.person_id, r.state, r.ignored) for r in rows),
-                    tuple((p.id, p.name, p.hidden, p.created_at) for p in persons),
-                    tuple((r.face_id, r.person_id) for r in rejected))
+def _parts() -> tuple[_Part, ...]:
+    parts = []
+    for mapper in Base.registry.mappers:
+        table = mapper.local_table
+        assert isinstance(table, Table)
+        whole = bool(getattr(mapper.class_, "__decision_table__", False))
+        key = tuple(table.primary_key.columns)
+        values = tuple(c for c in table.columns if c not in key and (whole or c.info.get("decision")))
+        if whole or values:
+            parts.append(_Part(table, key, values, whole))
+    # Parents first: people before the faces and rejections that point at them.
+    order = {t: i for i, t in enumerate(Base.metadata.sorted_tables)}
+    return tuple(sorted(parts, key=lambda p: order[p.table]))
 
 
-def restore(library: Library, snapshot: Snapshot) -> None:
-    """Put the captured rows back as they were."""
-    with library.session() as session:
-        for pid, name, hidden, created in snapshot.people:
-            person = session.get(Person, pid)
-            if person is None:
-                session.add(Person(id=pid, name=name, hidden=hidden, created_at=created))
+PARTS = _parts()
+
+State = dict[str, dict[Key, Values]]
+
+
+def capture(session: Session) -> State:
+    """The library's decision state, as seen inside ``session``'s transaction."""
+    state: State = {}
+    for part in PARTS:
+        rows = session.execute(select(*part.key, *part.values))
+        n = len(part.key)
+        state[part.table.name] = {tuple(r[:n]): tuple(r[n:]) for r in rows}
+    return state
+
+
+@dataclass(frozen=True)
+class TableChange:
+    table: str
+    before: dict[Key, Values | None]  # None: the row did not exist
+    after: dict[Key, Values | None]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one decision changed, table by table (only rows that differ)."""
+
+    tables: tuple[TableChange, ...]
+
+    @classmethod
+    def between(cls, before: State, after: State) -> Change:
+        changes = []
+        for part in PARTS:
+            name = part.table.name
+            old, new = before[name], after[name]
+            keys = [k for k in old.keys() | new.keys() if old.get(k) != new.get(k)]
+            if keys:
+                changes.append(TableChange(name, {k: old.get(k) for k in keys},
+                                           {k: new.get(k) for k in keys}))
+        return cls(tuple(changes))
+
+    def __bool__(self) -> bool:
+        return bool(self.tables)
+
+    def rows(self) -> int:
+        return sum(len(t.before) for t in self.tables)
+
+
+def _exists(session: Session, part: _Part, keys: list[Key]) -> set[Key]:
+    found: set[Key] = set()
+    columns = tuple_(*part.key) if len(part.key) > 1 else part.key[0]
+    for start in range(0, len(keys), 400):
+        chunk = keys[start:start + 400]
+        wanted = chunk if len(part.key) > 1 else [k[0] for k in chunk]
+        found.update(tuple(r) for r in session.execute(select(*part.key).where(columns.in_(wanted))))
+    return found
+
+
+def _unreferenced(session: Session, part: _Part, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with references to rows that no longer exist cleared: a face whose person is
+    gone (dropped by a regrouping meanwhile) becomes unsorted and automatic, never a
+    pointer to nothing."""
+    for column in part.values:
+        if column.foreign_keys and not _parent_exists(session, column, row.get(column.name)):
+            row[column.name] = None
+            if "state" in row:
+                row["state"] = FaceState.AUTO
+    return row
+
+
+def _apply(session: Session, change: Change, side: str) -> None:
+    """Write one side ("before" or "after") of ``change``."""
+    by_name = {t.table: t for t in change.tables}
+    parts = [p for p in PARTS if p.table.name in by_name]
+    # 1. rows that must exist: inserted or updated, parents first
+    for part in parts:
+        table_change = by_name[part.table.name]
+        target = getattr(table_change, side)
+        present = _exists(session, part, list(target))
+        for key, values in target.items():
+            if values is None:
+                continue
+            row = dict(zip((c.name for c in part.values), values, strict=True))
+            keys = dict(zip((c.name for c in part.key), key, strict=True))
+            if part.whole_rows:
+                foreign = [c for c in (*part.key, *part.values) if c.foreign_keys]
+                if any(not _parent_exists(session, c, {**keys, **row}[c.name]) for c in foreign):
+                    continue  # e.g. a rejection of a face purged meanwhile
             else:
-                person.name, person.hidden = name, hidden
-        session.flush()
-        touched: set[int] = set()
-        for fid, owner, state, ignored in snapshot.faces:
-            face = session.get(Face, fid)
-            if face is None:
-                continue  # the photo was purged meanwhile
-            if face.person_id is not None:
-                touched.add(face.person_id)
-            face.person_id, face.state, face.ignored = owner, FaceState(state), ignored
-        face_ids = [f[0] for f in snapshot.faces]
-        session.execute(delete(Rejection).where(Rejection.face_id.in_(face_ids)))
-        session.add_all(Rejection(face_id=f, person_id=p) for f, p in snapshot.rejections
-                        if session.get(Person, p) is not None)
-        session.flush()
-        known = {p[0] for p in snapshot.people}
-        for pid in touched - known:  # created by the undone operation
-            person = session.get(Person, pid)
-            if person is not None and session.scalar(select(Face.id).where(
-                    Face.person_id == pid).limit(1)) is None:
-                session.delete(person)
+                row = _unreferenced(session, part, row)
+            if key in present:
+                session.execute(update(part.table).where(*(c == v for c, v in zip(
+                    part.key, key, strict=True))).values(**row))
+            elif part.whole_rows:
+                session.execute(insert(part.table).values(**keys, **row))
+            # a face that is gone (its photo purged) stays gone
+    # 2. rows that must not exist, children first
+    for part in reversed(parts):
+        if not part.whole_rows:
+            continue
+        gone = [k for k, v in getattr(by_name[part.table.name], side).items() if v is None]
+        for key in gone:
+            session.execute(delete(part.table).where(*(c == v for c, v in zip(part.key, key, strict=True))))
+
+
+def _parent_exists(session: Session, column: Column[Any], value: Any) -> bool:
+    if value is None:
+        return True
+    target = next(iter(column.foreign_keys)).column
+    return session.execute(select(target).where(target == value)).first() is not None
+
+
+def undo(library: Library, change: Change) -> None:
+    """Put the decisions ``change`` changed back as they were before it."""
+    with library.session() as session:
+        _apply(session, change, "before")
         bump_revision(session)
+
+
+def redo(library: Library, change: Change) -> None:
+    """Make the decisions ``change`` made again."""
+    with library.session() as session:
+        _apply(session, change, "after")
+        bump_revision(session)
+
+
+class Decision(Generic[P, T]):
+    """A user decision: ``op(library, ...)`` runs it in one transaction;
+    ``op.undoable(library, ...)`` also returns its :class:`Change` for undo."""
+
+    def __init__(self, operation: Callable[Concatenate[Session, P], T]) -> None:
+        self._operation = operation
+        functools.update_wrapper(self, operation)
+
+    def __call__(self, library: Library, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.undoable(library, *args, **kwargs)[0]
+
+    def undoable(self, library: Library, *args: P.args, **kwargs: P.kwargs) -> tuple[T, Change]:
+        with library.session() as session:
+            before = capture(session)
+            result = self._operation(session, *args, **kwargs)
+            session.flush()
+            change = Change.between(before, capture(session))
+            bump_revision(session)
+        return result, change
+
+
+def decision(operation: Callable[Concatenate[Session, P], T]) -> Decision[P, T]:
+    """Make ``operation(session, ...)`` a decision (see :class:`Decision`)."""
+    return Decision(operation)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from faceorganizer.analysis import AnalyzedPhoto, decode, find_faces
 from faceorganizer.imaging import DecodedPhoto, ImageError
@@ -40,15 +41,21 @@ from faceorganizer.scan.events import (
 )
 from faceorganizer.scan.walker import FoundFile, WalkProblem, walk
 from faceorganizer.settings import ScanSettings
+from faceorganizer.space import EmbeddingSpace
 from faceorganizer.store import Library
 from faceorganizer.store.faces import set_faces
-from faceorganizer.store.people import bump_faces_revision
 from faceorganizer.store.photos import (
     KnownPhoto,
     content_hashes,
     mark_missing,
     missing_by_hash,
     photos_under,
+)
+from faceorganizer.store.records import (
+    WeightsRecord,
+    bump_faces_revision,
+    put_weights_record,
+    weights_record,
 )
 from faceorganizer.store.roots import ensure_root
 from faceorganizer.store.schema import Photo, Root, utcnow
@@ -124,6 +131,15 @@ class _Touched(_Result):
 @dataclass(frozen=True)
 class _Failed(_Result):
     error: str
+
+
+def _check_space(session: Session, space: EmbeddingSpace) -> None:
+    """New faces go into the library's embedding space (recorded by the first scan)."""
+    record = weights_record(session)
+    if record is None:
+        put_weights_record(session, WeightsRecord(None, space))
+    else:
+        record.space.check(space, "the faces of this scan")
 
 
 def read_bytes(path: str) -> bytes:
@@ -423,6 +439,8 @@ class Scanner:
                       else np.zeros((0, EMBEDDING_SIZE), np.float32))
         offset = 0
         with self.library.session() as session:
+            if embedder is not None:
+                _check_space(session, embedder.space)
             if crops or any(isinstance(r, _Analyzed) and r.work.known for r in results):
                 bump_faces_revision(session)
             for result in results:
@@ -449,5 +467,5 @@ class Scanner:
                     assert embedder is not None or not faces
                     set_faces(session, photo, [f.detection for f in faces],
                               embeddings[offset:offset + len(faces)],
-                              embedder.model_id if embedder is not None else "")
+                              embedder.space.model_id if embedder is not None else "")
                     offset += len(faces)

@@ -1,15 +1,15 @@
-"""Face rows: writing a photo's detected faces (keeping ids across re-detection) and listing."""
+"""Face rows: writing a photo's detected faces (keeping ids across re-detection), which compare."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from faceorganizer.models.base import Detection
+from faceorganizer.store.records import library_space
 from faceorganizer.store.schema import Face, Photo
 
 # A re-detected face that overlaps an old one this much is the same face: it keeps
@@ -67,20 +67,10 @@ def set_faces(session: Session, photo: Photo, detections: Sequence[Detection],
     return added
 
 
-@dataclass(frozen=True)
-class FaceRow:
-    id: int
-    photo: str
-    box: tuple[float, float, float, float]
-    probability: float
-    person: int | None
-
-
-def list_faces(session: Session) -> list[FaceRow]:
-    """Every face except those marked as not a face, by photo."""
-    rows = session.execute(
-        select(Face.id, Photo.path, Face.x1, Face.y1, Face.x2, Face.y2, Face.probability,
-               Face.person_id).join(Photo, Face.photo_id == Photo.id)
-        .where(Face.ignored.is_(False)).order_by(Photo.path, Face.id))
-    return [FaceRow(r.id, r.path, (r.x1, r.y1, r.x2, r.y2), r.probability, r.person_id)
-            for r in rows]
+def comparable_faces(session: Session) -> Any:
+    """The condition for faces that can be compared: not marked as not a face, and embedded in
+    the library's space (faces still waiting to be re-embedded after a switch of weights keep
+    their person but take part in no grouping, suggestion, search or identification)."""
+    space = library_space(session)
+    condition = Face.ignored.is_(False)
+    return condition if space is None else condition & (Face.embedding_model == space.model_id)

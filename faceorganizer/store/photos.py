@@ -1,4 +1,4 @@
-"""Photo rows: what a scan needs to know about known files, listing, and purging."""
+"""Photo rows: what a scan needs to know about known files, marking missing ones, purging."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from faceorganizer.store.people import bump_faces_revision
+from faceorganizer.store.records import bump_faces_revision
 from faceorganizer.store.roots import under_prefix
 from faceorganizer.store.schema import Face, Photo
 from faceorganizer.store.states import PhotoStatus
@@ -63,30 +63,6 @@ def mark_missing(session: Session, ids: list[int]) -> None:
     for start in range(0, len(ids), 500):
         session.execute(update(Photo).where(Photo.id.in_(ids[start:start + 500]))
                         .values(status=PhotoStatus.MISSING))
-
-
-@dataclass(frozen=True)
-class PhotoRow:
-    id: int
-    path: str
-    status: str
-    error: str | None
-    faces: int
-
-
-def list_photos(session: Session) -> list[PhotoRow]:
-    """All photos with their face counts, by path."""
-    counts = (select(Face.photo_id, func.count(Face.id).label("n"))
-              .where(Face.ignored.is_(False)).group_by(Face.photo_id).subquery())
-    rows = session.execute(
-        select(Photo.id, Photo.path, Photo.status, Photo.error, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.photo_id == Photo.id).order_by(Photo.path))
-    return [PhotoRow(*row) for row in rows]
-
-
-def status_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Photo.status, func.count()).group_by(Photo.status))
-    return {status: count for status, count in rows}
 
 
 def purge_missing(session: Session) -> tuple[int, int]:

@@ -45,7 +45,7 @@ def list_roots(session: Session) -> list[Root]:
 def remove_root(session: Session, root_id: int) -> int:
     """Forget a folder: its photos and their faces go from the library (not from the disk).
     Returns how many photos were forgotten."""
-    from faceorganizer.store.people import bump_faces_revision
+    from faceorganizer.store.records import bump_faces_revision
 
     root = session.get(Root, root_id)
     if root is None:

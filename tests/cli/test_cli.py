@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from faceorganizer.cli import main
+from faceorganizer.store import migrations
 from faceorganizer.store.faces import iou
 
 pytestmark = pytest.mark.slow
@@ -109,7 +110,7 @@ def test_doctor_json(scanned) -> None:
     assert report["packages"]["torch"] and report["packages"]["facenet-pytorch"] == "2.5.3"
     assert report["device"]["chosen"] in ("cpu", "cuda", "mps")
     assert report["weights"]["ok"] and report["weights"]["model_id"]
-    assert report["library"]["schema_version"] == 2
+    assert report["library"]["schema_version"] == migrations.SCHEMA_VERSION
     assert report["library"]["photos"] == {"ok": 6, "failed": 1}
 
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from faceorganizer.people import operations as ops
-from faceorganizer.store.people import list_people
+from faceorganizer.store.read import people_and_faces as list_people
 from tests.fakes import fake_models
 from tests.gui.conftest import scan
 
@@ -132,8 +132,7 @@ def test_everything_survives_a_restart(qtbot, make_window, photo_folder) -> None
     window = make_window()
     scan(qtbot, window, photo_folder)
     ann, bob, _ = people_by_size(window)
-    window.context.decide("name", lambda: ops.rename(window.context.library, ann.id, "Ann"),
-                          people=[ann.id])
+    window.context.decide("name", ops.rename, ann.id, "Ann")
     window.person.show_person(bob.id)
     window.person.toggle_hidden()
     with window.context.library.reader() as session:
@@ -229,10 +228,10 @@ def test_switching_weights_re_embeds_in_the_background_and_keeps_names(
     def models(progress):
         """Fake "weights": the embedder follows what the library records, as the real one does."""
         recorded = recorded_weights(holder[0].context.library)
-        embedder = FakeEmbedder() if recorded is None or recorded["model_id"] == "fake-embedder" \
+        embedder = FakeEmbedder() if recorded is None or recorded.space.model_id == "fake-embedder" \
             else OtherEmbedder()
         if recorded is not None:
-            embedder.model_id = recorded["model_id"]
+            embedder.space = recorded.space
         return Models(FakeDetector(), embedder)
 
     window = make_window(models=models)
@@ -253,7 +252,7 @@ def test_switching_weights_re_embeds_in_the_background_and_keeps_names(
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(window.job_finished, timeout=60_000):
         assert window.switch_weights(str(weights))
-    assert recorded_weights(library)["path"] == str(weights)
+    assert recorded_weights(library).path == str(weights)
     assert stale_faces(library) == 0
     assert "re-embedded" in window.statusBar().currentMessage()
     with library.reader() as session:

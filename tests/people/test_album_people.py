@@ -18,7 +18,7 @@ from faceorganizer.people.recognition import identify
 from faceorganizer.people.search import FaceIndex
 from faceorganizer.people.settings import PeopleSettings
 from faceorganizer.store import Library
-from faceorganizer.store.people import list_people
+from faceorganizer.store.read import people_and_faces as list_people
 from faceorganizer.store.schema import Face, Photo
 
 pytestmark = pytest.mark.slow

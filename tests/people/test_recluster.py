@@ -12,7 +12,7 @@ from faceorganizer.people.operations import PeopleError
 from faceorganizer.people.recluster import recluster
 from faceorganizer.people.settings import PeopleSettings, load_settings, save_settings
 from faceorganizer.store import Library
-from faceorganizer.store.people import list_people
+from faceorganizer.store.read import people_and_faces as list_people
 from faceorganizer.store.schema import Face, Person, Rejection
 from tests.fakes import add_faces, faces_of, identities
 

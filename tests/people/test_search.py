@@ -7,6 +7,7 @@ import pytest
 
 from faceorganizer.people import operations as ops
 from faceorganizer.people.search import FaceIndex, SearchError
+from faceorganizer.space import Embeddings, EmbeddingSpace, SpaceMismatchError
 from faceorganizer.store import Library
 from faceorganizer.store.schema import Face, Photo
 from tests.fakes import add_faces, faces_of, identities
@@ -44,4 +45,26 @@ def test_ignored_faces_are_not_searched_and_unknown_faces_are_errors(library: Li
         index.embedding_of(ids[0])
     (hit,) = index.search(index.embedding_of(ids[1]), threshold=None)
     assert hit.face == ids[1]
-    assert FaceIndex.load(library).search(np.ones(512, np.float32)) != []
+    query = Embeddings(np.ones((1, 512), np.float32), EmbeddingSpace("fake"))
+    assert FaceIndex.load(library).search(query) != []
+
+
+def test_a_query_from_other_weights_is_refused(library: Library) -> None:
+    """Issue 9 item 3: embeddings of two spaces are never compared."""
+    ids = add_faces(library, identities(2, seed=3))
+    index = FaceIndex.load(library)
+    assert index.space == EmbeddingSpace("fake")
+    other = Embeddings(index.embedding_of(ids[0]).vectors, EmbeddingSpace("custom-0123456789ab", 1.1))
+    with pytest.raises(SpaceMismatchError, match="cannot be compared"):
+        index.search(other)
+
+
+def test_the_default_cut_off_is_read_in_the_index_space(library: Library) -> None:
+    from faceorganizer.people.settings import PeopleSettings
+    from faceorganizer.store.records import WeightsRecord, put_weights_record
+
+    add_faces(library, identities(2, seed=3))
+    with library.session() as session:
+        put_weights_record(session, WeightsRecord("/w.pt", EmbeddingSpace("fake", 1.2)))
+    index = FaceIndex.load(library)
+    assert index.threshold(PeopleSettings()) == pytest.approx(1.13 * 1.2)

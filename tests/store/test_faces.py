@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from faceorganizer.models.base import Detection
 from faceorganizer.store import Library
-from faceorganizer.store.faces import iou, list_faces, set_faces
+from faceorganizer.store.faces import iou, set_faces
+from faceorganizer.store.read import faces as list_faces
 from faceorganizer.store.schema import Face, Photo
 
 

@@ -70,7 +70,7 @@ def test_personalize_on_the_album_switches_the_library_and_keeps_the_names(
             assert report["switched"]["faces"] == 72 and stale_faces(library) == 0
         else:
             assert report["reasons"] and report["switched"] is None
-        from faceorganizer.store.people import list_people
+        from faceorganizer.store.read import people_and_faces as list_people
 
         with library.reader() as session:
             names = {p.id: p.name for p in list_people(session)}
