@@ -1,4 +1,4 @@
-"""What ``faceorganizer doctor`` checks: versions, device, weights and library."""
+"""What ``faceorganizer doctor`` checks: versions, device, weights, library and the window's libraries."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from faceorganizer import __version__
+from faceorganizer.display import display_report
 
 PACKAGES = ("torch", "torchvision", "facenet-pytorch", "numpy", "Pillow", "pillow-heif",
             "SQLAlchemy", "scikit-learn", "platformdirs", "PySide6-Essentials")
@@ -63,9 +64,8 @@ def weights_report() -> dict[str, Any]:
 
 def library_report(path: Path) -> dict[str, Any]:
     from faceorganizer.reembed import stale_faces
-    from faceorganizer.store import Library, LibraryError
-    from faceorganizer.store.people import WEIGHTS, get_setting
-    from faceorganizer.store.photos import status_counts
+    from faceorganizer.store import Library, LibraryError, read
+    from faceorganizer.store.records import weights_record
 
     report: dict[str, Any] = {"path": str(path), "exists": path.exists()}
     if not path.exists():
@@ -73,9 +73,9 @@ def library_report(path: Path) -> dict[str, Any]:
     try:
         with Library(path, create=False) as library, library.reader() as session:
             report["schema_version"] = library.schema_version
-            report["photos"] = status_counts(session)
-            stored = get_setting(session, WEIGHTS)
-            report["weights"] = stored if isinstance(stored, dict) else None
+            report["photos"] = {str(k): v for k, v in read.status_counts(session).items()}
+            stored = weights_record(session)
+            report["weights"] = stored.as_dict() if stored is not None else None
             report["faces_to_reembed"] = stale_faces(library)
     except LibraryError as exc:
         report["error"] = str(exc)
@@ -91,4 +91,5 @@ def full_report(library: Path, device: str = "auto") -> dict[str, Any]:
         "device": device_report(device),
         "weights": weights_report(),
         "library": library_report(library),
+        "display": display_report(),
     }

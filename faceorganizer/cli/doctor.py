@@ -9,7 +9,7 @@ from faceorganizer.cli.common import add_json_option, add_library_option, librar
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("doctor", help="check versions, device, weights and library")
+    parser = commands.add_parser("doctor", help="check versions, device, weights, library and window")
     add_library_option(parser)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     add_json_option(parser)
@@ -51,4 +51,21 @@ def run(args: argparse.Namespace) -> int:
                   + (f", distances x{used['distance_scale']:.3f}" if used.get("distance_scale") else "")
                   + (f"; {library['faces_to_reembed']} faces wait to be re-embedded"
                      if library.get("faces_to_reembed") else ""))
+    print_display(report["display"])
     return 0 if weights["ok"] else 1
+
+
+def print_display(display: dict[str, Any]) -> None:
+    """Whether the window can open: the xcb plugin's missing libraries and how to install them."""
+    if display["status"] == "ok":
+        print("window: can open (Qt's X11 plugin finds all its libraries)")
+    elif display["status"] == "unknown":
+        print(f"window: not checked - {display['error']}")
+    else:
+        print(f"window: CANNOT OPEN on X11 - missing libraries: {', '.join(display['missing'])}")
+        if display["command"]:
+            print(f"  install them with: {display['command']}")
+        if display["unmapped"]:
+            print(f"  no package known for {', '.join(display['unmapped'])}: "
+                  "install the packages of your system that provide "
+                  + ("them" if len(display["unmapped"]) > 1 else "it"))

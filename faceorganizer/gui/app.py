@@ -19,7 +19,9 @@ def display_problem() -> str | None:
             and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         return ("There is no display to show the faceorganizer window on. Use the command line "
                 "(faceorganizer --help), or run it on a desktop.")
-    return None
+    from faceorganizer.display import window_problem
+
+    return window_problem(os.environ, sys.platform)
 
 
 def dispose(window) -> None:
