@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
+
 from faceorganizer import __version__
 from faceorganizer.cli import doctor, evaluate, listing, maintenance, people, scan, search, train
+from faceorganizer.cli.common import library_path
 from faceorganizer.errors import FaceorganizerError
 
 COMMANDS = (scan, listing, people, search, evaluate, train, maintenance, doctor)
@@ -55,3 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `faceorganizer photos | head`
         sys.stderr.close()
         return 0
+    except (sqlalchemy.exc.DBAPIError, sqlite3.Error, OSError) as exc:
+        # The last resort for a library or disk error that escaped its unit of work: one line.
+        from faceorganizer.store.errors import explain
+
+        message = explain(exc, library_path(args) if "library" in args else None)
+        if message is None:  # a bug: its traceback is wanted
+            raise
+        print(f"faceorganizer: error: {message}", file=sys.stderr)
+        return 2

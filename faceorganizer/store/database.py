@@ -6,6 +6,7 @@ to it; an older one is backed up, then migrated in a single transaction.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,9 @@ from faceorganizer.store import migrations
 from faceorganizer.store.schema import Base
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+# How long a unit of work waits for another program's write lock before it gives up.
+DEFAULT_LOCK_TIMEOUT = 10.0
+LOCK_TIMEOUT_ENV = "FACEORGANIZER_LOCK_TIMEOUT"
 
 
 class LibraryError(FaceorganizerError):
@@ -53,7 +57,53 @@ def _inspect(path: Path) -> tuple[int, int, int]:
     return version, app_id, tables
 
 
-def _configure(engine: Engine, begin: str) -> None:
+def lock_timeout_setting(value: float | None = None) -> float:
+    """Seconds to wait for a lock: ``value``, else ``$FACEORGANIZER_LOCK_TIMEOUT``, else 10."""
+    if value is None:
+        text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+        try:
+            value = float(text) if text else DEFAULT_LOCK_TIMEOUT
+        except ValueError:
+            raise LibraryError(f"{LOCK_TIMEOUT_ENV} must be a number of seconds, not {text!r}.") from None
+    if not value >= 0 or value == float("inf"):
+        raise LibraryError(f"The lock timeout must be a number of seconds, 0 or more, not {value}.")
+    return float(value)
+
+
+def _translated(exc: BaseException, path: Path, lock_timeout: float, *,
+                opening: bool = False) -> LibraryError | None:
+    from faceorganizer.store.errors import translate
+
+    return translate(exc, path, lock_timeout=lock_timeout, opening=opening)
+
+
+def _refuse_network(path: Path) -> None:
+    """Refuse a library on a network file system before anything is read or written."""
+    from faceorganizer.store.errors import network_error
+
+    error = network_error(path)
+    if error is not None:
+        raise error
+
+
+def _inspect_checked(path: Path, lock_timeout: float) -> tuple[int, int, int]:
+    """:func:`_inspect`, with a locked, unreadable or vanished file explained."""
+    try:
+        return _inspect(path)
+    except LibraryError as exc:
+        cause = exc.__cause__
+        better = _translated(cause, path, lock_timeout, opening=True) if cause is not None else None
+        if better is None:
+            raise
+        raise better from cause
+    except OSError as exc:
+        better = _translated(exc, path, lock_timeout, opening=True)
+        raise (better or LibraryError(f"Cannot read {path}: {exc.strerror or exc}.")) from exc
+
+
+def _configure(engine: Engine, begin: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+    busy_ms = round(lock_timeout * 1000)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so
@@ -61,7 +111,7 @@ def _configure(engine: Engine, begin: str) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 10000")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         # With WAL, NORMAL survives a killed process; only an OS crash may lose the
         # last transactions, never corrupt the file.
@@ -74,16 +124,24 @@ def _configure(engine: Engine, begin: str) -> None:
 
 
 class Library:
-    """A photo library file. Use :meth:`session` for each unit of work."""
+    """A photo library file. Use :meth:`session` for each unit of work.
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    ``lock_timeout``: seconds a unit of work waits for another program's write lock (default
+    ``$FACEORGANIZER_LOCK_TIMEOUT``, else 10). Errors a person can act on (a full disk, a
+    read-only or locked library, a network share) are raised as the ``LibraryError``
+    subclasses of :mod:`faceorganizer.store.errors`.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True, lock_timeout: float | None = None) -> None:
         self.path = absolute(path)
+        self.lock_timeout = lock_timeout_setting(lock_timeout)
         if self.path.is_dir():
             raise LibraryError(f"{self.path} is a folder; a library is a file (e.g. library.sqlite).")
         exists = self.path.exists()
         if not exists and not create:
             raise LibraryError(f"There is no library at {self.path}.")
-        version, app_id, tables = _inspect(self.path) if exists else (0, 0, 0)
+        _refuse_network(self.path)
+        version, app_id, tables = _inspect_checked(self.path, self.lock_timeout) if exists else (0, 0, 0)
         if version > migrations.SCHEMA_VERSION:
             raise LibraryTooNewError(
                 f"{self.path} was written by a newer faceorganizer (library schema {version}; "
@@ -95,25 +153,24 @@ class Library:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise LibraryError(f"Cannot create the library folder {self.path.parent}: "
-                                   f"{exc.strerror or exc}.") from exc
+                raise (_translated(exc, self.path, self.lock_timeout, opening=True) or LibraryError(
+                    f"Cannot create the library folder {self.path.parent}: {exc.strerror or exc}.")) from exc
         # Writers take the write lock when they begin, so two writers queue (busy_timeout)
         # instead of failing on a lock upgrade; readers never wait for a writer (WAL).
         self.engine = create_engine(f"sqlite:///{self.path}")
-        _configure(self.engine, "BEGIN IMMEDIATE")
+        _configure(self.engine, "BEGIN IMMEDIATE", self.lock_timeout)
         self._read_engine = create_engine(f"sqlite:///{self.path}")
-        _configure(self._read_engine, "BEGIN")
+        _configure(self._read_engine, "BEGIN", self.lock_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         try:
             self._prepare(version, tables)
-        except sqlite3.Error as exc:  # pragma: no cover - wrapped by SQLAlchemy normally
-            raise LibraryError(f"Cannot open {self.path}: {exc}") from exc
         except Exception as exc:
             self.close()
             if isinstance(exc, LibraryError):
                 raise
-            raise LibraryError(f"Cannot open {self.path}: {exc}") from exc
+            raise (_translated(exc, self.path, self.lock_timeout, opening=True)
+                   or LibraryError(f"Cannot open {self.path}: {exc}")) from exc
 
     def _prepare(self, version: int, tables: int) -> None:
         if version == migrations.SCHEMA_VERSION:
@@ -167,24 +224,37 @@ class Library:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work: committed on success, rolled back on any error."""
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self._explained():
+            session = self._sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
         """A read-only unit of work that never waits for a writer."""
-        session = self._read_sessions()
+        with self._explained():
+            session = self._read_sessions()
+            try:
+                yield session
+            finally:
+                session.close()  # ends the read transaction; loaded objects stay usable
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        """Errors a person can act on (disk full, read-only, locked...) raised as such."""
         try:
-            yield session
-        finally:
-            session.close()  # ends the read transaction; loaded objects stay usable
+            yield
+        except Exception as exc:
+            error = _translated(exc, self.path, self.lock_timeout)
+            if error is None:
+                raise
+            raise error from exc
 
     def close(self) -> None:
         self.engine.dispose()
