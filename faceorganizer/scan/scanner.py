@@ -43,6 +43,7 @@ from faceorganizer.scan.walker import FoundFile, WalkProblem, walk
 from faceorganizer.settings import ScanSettings
 from faceorganizer.space import EmbeddingSpace
 from faceorganizer.store import Library
+from faceorganizer.store.errors import LibraryAccessError
 from faceorganizer.store.faces import set_faces
 from faceorganizer.store.photos import (
     KnownPhoto,
@@ -177,6 +178,7 @@ class Scanner:
                  cancel: threading.Event | None = None, *, retry_failed: bool = False) -> None:
         self.library = library
         self.retry_failed = retry_failed
+        self.saved = 0  # photos committed by this scan
         self._models_factory = models
         self._models: Models | None = None
         self.settings = settings or ScanSettings()
@@ -398,8 +400,8 @@ class Scanner:
                     done += 1
                     self._count(result, counts, failures)
                     if pending_faces >= self.settings.embed_batch or len(pending) >= COMMIT_PHOTOS:
-                        self._flush(pending)
-                        pending, pending_faces = [], 0
+                        batch, pending, pending_faces = pending, [], 0
+                        self._flush(batch)
                     elapsed = time.monotonic() - begun
                     rate = done / elapsed if elapsed > 0 else 0.0
                     yield ScanProgress(done=done, total=total, faces=counts["faces"], rate=rate,
@@ -410,8 +412,9 @@ class Scanner:
                 future.cancel()
             pool.shutdown(wait=True)
             loader.shutdown(wait=True)
-            if pending:
-                self._flush(pending)
+            if pending:  # what is done is kept (a cancel, or an error elsewhere)
+                batch, pending = pending, []
+                self._flush(batch)
 
     def _warm_embedder(self) -> None:
         load = getattr(self.models.embedder, "load", None)
@@ -432,7 +435,17 @@ class Scanner:
             counts["faces"] += len(result.photo.faces)
 
     def _flush(self, results: list[_Result]) -> None:
-        """Embed the batch's crops in one pass and commit the batch in one transaction."""
+        """Embed the batch's crops in one pass and commit the batch in one transaction. When the
+        library cannot be written (a full disk...), the error says how much of the scan is kept."""
+        try:
+            self._write(results)
+        except LibraryAccessError as exc:
+            raise exc.with_kept(
+                f"{self.saved} photo{'' if self.saved == 1 else 's'} of this scan were saved before it "
+                "stopped, and nothing after; run the scan again and it goes on where it stopped.") from exc
+        self.saved += len(results)
+
+    def _write(self, results: list[_Result]) -> None:
         crops = [face.crop for r in results if isinstance(r, _Analyzed) for face in r.photo.faces]
         embedder = self.models.embedder if crops else None
         embeddings = (embedder.embed(np.stack(crops)) if embedder is not None
