@@ -21,7 +21,7 @@ measured (the held-out people are only used to check and to scale).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,26 +60,110 @@ class HeldOutScores:
 
 
 def held_out_scores(embeddings: np.ndarray, labels: np.ndarray, settings: PeopleSettings) -> HeldOutScores:
+    """The scores of ``embeddings`` (one face each, ``labels`` its person) over every pair of faces.
+
+    Needs at least two faces. Where there is no same-person pair (one face per person)
+    ``same_distance`` is NaN, and where there is no different-person pair (one person)
+    ``lookalike_distance`` is; the counts and the pair accuracy are over the pairs there are.
+    """
+    if len(embeddings) != len(labels):
+        raise ValueError("embeddings and labels must describe the same faces")
+    if len(labels) < 2:
+        raise ValueError("the held-out scores need at least two faces")
     clusters = cluster(embeddings, settings.cluster_params)
     scores = score(clusters.tolist(), labels.tolist())
-    d = np.sum((embeddings[:, None, :] - embeddings[None, :, :]) ** 2, axis=-1)
-    upper = np.triu_indices(len(labels), k=1)
-    distances, same = d[upper], (labels[:, None] == labels[None, :])[upper]
     threshold = settings.verify_threshold
-    different = np.sort(distances[~same])
-    closest = different[:max(1, int(round(LOOKALIKE_SHARE * len(different))))]
+    pairs, same_pairs = _pair_counts(labels)
+    closest = _Smallest(max(1, int(round(LOOKALIKE_SHARE * (pairs - same_pairs)))))
+    false_matches = missed_matches = 0
+    same_sum = 0.0
+    for distances, same in _pair_blocks(embeddings, labels):
+        near = distances < threshold
+        false_matches += int(np.count_nonzero(near & ~same))
+        missed_matches += int(np.count_nonzero(~near & same))
+        same_sum += float(distances[same].sum())
+        closest.add(distances[~same])
     return HeldOutScores(
         bcubed_f=scores.bcubed_f, bcubed_precision=scores.bcubed_precision,
         bcubed_recall=scores.bcubed_recall,
-        pair_accuracy=float(np.mean((distances < threshold) == same)),
-        false_matches=int(np.sum(distances[~same] < threshold)),
-        missed_matches=int(np.sum(distances[same] >= threshold)),
-        lookalike_distance=float(closest.mean()), same_distance=float(distances[same].mean()))
+        pair_accuracy=1.0 - (false_matches + missed_matches) / pairs,
+        false_matches=false_matches, missed_matches=missed_matches,
+        lookalike_distance=closest.mean(),
+        same_distance=same_sum / same_pairs if same_pairs else float("nan"))
 
 
 def mean_different(embeddings: np.ndarray, labels: np.ndarray) -> float:
-    d = np.sum((embeddings[:, None, :] - embeddings[None, :, :]) ** 2, axis=-1)
-    return float(d[labels[:, None] != labels[None, :]].mean())
+    """The mean squared distance between faces of different people (at least two people)."""
+    if len(embeddings) != len(labels):
+        raise ValueError("embeddings and labels must describe the same faces")
+    pairs, same_pairs = _pair_counts(labels)
+    if pairs == same_pairs:
+        raise ValueError("the mean different-person distance needs faces of at least two people")
+    total = sum(float(distances[~same].sum()) for distances, same in _pair_blocks(embeddings, labels))
+    return total / (pairs - same_pairs)
+
+
+# Pairs of faces per block of rows in ``_pair_blocks`` (2 MiB of float64 distances).
+BLOCK_PAIRS = 1 << 18
+
+
+def _pair_counts(labels: np.ndarray) -> tuple[int, int]:
+    """(all pairs of faces, same-person pairs), from the labels alone."""
+    n = len(labels)
+    counts = np.unique(labels, return_counts=True)[1].astype(np.int64)
+    return n * (n - 1) // 2, int(np.sum(counts * (counts - 1) // 2))
+
+
+def _pair_blocks(embeddings: np.ndarray, labels: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The squared L2 distance and same-person flag of every pair of faces i < j, a block of
+    rows at a time: ``|a|^2 + |b|^2 - 2 a.b`` in float64 over the upper triangle, so memory
+    stays near ``BLOCK_PAIRS`` pairs however many faces there are."""
+    vectors = np.asarray(embeddings, dtype=np.float64)
+    labels = np.asarray(labels)
+    n = len(vectors)
+    norms = np.einsum("ij,ij->i", vectors, vectors)
+    rows = max(1, BLOCK_PAIRS // max(1, n))
+    for start in range(0, n - 1, rows):
+        stop = min(n, start + rows)
+        distances = vectors[start:stop] @ vectors[start:].T
+        distances *= -2.0
+        distances += norms[start:stop, None]
+        distances += norms[None, start:]
+        np.maximum(distances, 0.0, out=distances)
+        upper = np.arange(start, n)[None, :] > np.arange(start, stop)[:, None]
+        same = labels[start:stop, None] == labels[None, start:]
+        yield distances[upper], same[upper]
+
+
+class _Smallest:
+    """The ``k`` smallest of many values given a block at a time, in memory for about 2k of
+    them: candidates no smaller than the k-th smallest so far are dropped on arrival."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.kept = [np.zeros(0)]
+        self.size = 0
+        self.bound = np.inf
+
+    def add(self, values: np.ndarray) -> None:
+        values = values[values < self.bound]
+        self.kept.append(values)
+        self.size += len(values)
+        if self.size >= 2 * self.k:
+            self._compact()
+
+    def _compact(self) -> None:
+        values = np.concatenate(self.kept)
+        if len(values) > self.k:
+            values.partition(self.k - 1)  # a fresh array: in place
+            values = values[:self.k].copy()
+            self.bound = float(values[-1])
+        self.kept, self.size = [values], len(values)
+
+    def mean(self) -> float:
+        """The mean of the k smallest values (of all of them, if fewer); NaN if none."""
+        self._compact()
+        return float(self.kept[0].mean()) if self.size else float("nan")
 
 
 def _set_distance_scale(path: Path, scale: float) -> None:
