@@ -2,11 +2,15 @@
 
 Views ask for a pixmap; if it is not in memory yet they get ``None`` (and draw a
 placeholder), the thumbnail is made off the GUI thread, and ``ready`` says when to
-repaint. Only what a view actually draws is ever asked for.
+repaint. Only what a view actually draws is ever asked for. A thumbnail that cannot be
+made is marked failed (the view draws its placeholder for good), whatever went wrong.
+The disk cache is pruned once, in the background, when the service starts.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -15,10 +19,15 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from faceorganizer.imaging import ImageError
-from faceorganizer.store.browse import FaceSummary
-from faceorganizer.thumbnails import ThumbnailCache
+from faceorganizer.store.read import FaceSummary
+from faceorganizer.thumbnails import PruneResult, ThumbnailCache
 
 MEMORY_ITEMS = 3000
+# What an unreadable or damaged photo raises: the thumbnail fails quietly. Anything else
+# is a bug or an exhausted machine, and is logged with its traceback; it fails too.
+EXPECTED_ERRORS = (ImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+log = logging.getLogger(__name__)
 
 
 def to_qimage(image: Image.Image) -> QImage:
@@ -30,24 +39,51 @@ def to_qimage(image: Image.Image) -> QImage:
 
 class _Emitter(QObject):
     done = Signal(str, QImage, bool)
+    pruned = Signal(object)  # PruneResult, or None if the prune failed
 
 
 class _Make(QRunnable):
+    """Makes one thumbnail, and always reports: the picture, or a failure."""
+
     def __init__(self, key: str, make: Callable[[], Image.Image], emitter: _Emitter) -> None:
         super().__init__()
         self.key, self.make, self.emitter = key, make, emitter
 
     def run(self) -> None:
+        image, ok = QImage(), False
         try:
-            self.emitter.done.emit(self.key, to_qimage(self.make()), True)
-        except (ImageError, OSError, ValueError):
-            self.emitter.done.emit(self.key, QImage(), False)
+            image, ok = to_qimage(self.make()), True
+        except EXPECTED_ERRORS as exc:
+            log.debug("no thumbnail %s: %s", self.key, exc)
+        except Exception:
+            log.exception("making the thumbnail %s failed unexpectedly", self.key)
+        finally:
+            self.emitter.done.emit(self.key, image, ok)
+
+
+class _Prune(QRunnable):
+    """Prunes the disk cache, and always reports."""
+
+    def __init__(self, cache: ThumbnailCache, stop: threading.Event, emitter: _Emitter) -> None:
+        super().__init__()
+        self.cache, self.stop, self.emitter = cache, stop, emitter
+
+    def run(self) -> None:
+        result: PruneResult | None = None
+        try:
+            result = self.cache.prune(stop=self.stop.is_set)
+        except Exception:
+            log.exception("pruning the thumbnail cache %s failed", self.cache.folder)
+        finally:
+            self.emitter.pruned.emit(result)
 
 
 class ThumbnailService(QObject):
     ready = Signal(str)
+    pruned = Signal(object)  # the disk cache was pruned: a PruneResult, or None if that failed
 
-    def __init__(self, cache: ThumbnailCache | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, cache: ThumbnailCache | None = None, parent: QObject | None = None, *,
+                 prune: bool = True) -> None:
         super().__init__(parent)
         self.cache = cache or ThumbnailCache()
         self.pool = QThreadPool(self)
@@ -56,6 +92,10 @@ class ThumbnailService(QObject):
         self._pending: set[str] = set()
         self._emitter = _Emitter()
         self._emitter.done.connect(self._deliver)
+        self._emitter.pruned.connect(self.pruned)
+        self._stop = threading.Event()
+        if prune:
+            self.pool.start(_Prune(self.cache, self._stop, self._emitter))
 
     def face(self, face: FaceSummary, size: int, ratio: float = 1.0) -> QPixmap | None:
         pixels = int(size * ratio)
@@ -68,6 +108,10 @@ class ThumbnailService(QObject):
 
     def failed(self, key: str) -> bool:
         return key in self._pixmaps and self._pixmaps[key] is None
+
+    def pending(self, key: str) -> bool:
+        """Whether the thumbnail ``key`` is being made (it ends ready or failed)."""
+        return key in self._pending
 
     def _get(self, key: str, ratio: float, make: Callable[[], Image.Image]) -> QPixmap | None:
         if key in self._pixmaps:
@@ -92,6 +136,8 @@ class ThumbnailService(QObject):
         self.pool.waitForDone()
 
     def close(self) -> None:
-        """Finish the work in flight and drop the pixmaps (they must not outlive the app)."""
+        """Finish the work in flight (a prune stops early) and drop the pixmaps (they must
+        not outlive the app)."""
+        self._stop.set()
         self.pool.waitForDone()
         self._pixmaps.clear()
