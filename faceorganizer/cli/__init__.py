@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -33,14 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def open_window(library: Path | None, weights: Path | None = None) -> int:
+    """The window on ``library`` (``--library``), else on ``$FACEORGANIZER_LIBRARY``, as every
+    command does; without either, the window opens the last library used, or the default."""
     from faceorganizer.gui.app import main as gui_main
 
+    if library is None and os.environ.get("FACEORGANIZER_LIBRARY"):
+        library = Path(os.environ["FACEORGANIZER_LIBRARY"])
     return gui_main(library=library, weights=weights)
 
 
 def add_gui(commands: Any) -> None:
     parser = commands.add_parser("gui", help="open the faceorganizer window (the default)")
-    parser.add_argument("--library", metavar="PATH", type=Path, help="library file to open")
+    parser.add_argument("--library", metavar="PATH", type=Path,
+                        help="library file to open (default: $FACEORGANIZER_LIBRARY, else the last "
+                             "library opened, else library.sqlite in the user data folder)")
     parser.add_argument("--weights", metavar="FILE", type=Path,
                         help="switch the library to these FaceNet weights (its faces are re-embedded)")
     parser.set_defaults(run=lambda args: open_window(args.library, args.weights))
@@ -49,7 +56,7 @@ def add_gui(commands: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
+    if not getattr(args, "run", None):  # no command: the window, as `faceorganizer gui` opens it
         return open_window(None)
     try:
         return int(args.run(args) or 0)

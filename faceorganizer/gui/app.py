@@ -52,6 +52,14 @@ def preload_torch(app) -> None:
     splash.close()
 
 
+def chosen_library(given: Path | None, last: str | None) -> Path:
+    """The library the window opens: the one given (``--library`` or ``$FACEORGANIZER_LIBRARY``,
+    the command line decides), else the last one used, else the default."""
+    if given:
+        return absolute(given)
+    return Path(last) if last else default_library()
+
+
 def main(argv: Sequence[str] = (), library: Path | None = None, weights: Path | None = None) -> int:
     """Open the window; with ``weights``, the first library opened switches to them (its faces
     are re-embedded in the background once the models are loaded)."""
@@ -76,7 +84,8 @@ def main(argv: Sequence[str] = (), library: Path | None = None, weights: Path | 
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
     settings = QSettings()
-    path = absolute(library) if library else Path(str(settings.value("library", default_library())))
+    last = settings.value("library")
+    path = chosen_library(library, str(last) if last else None)
     preload_torch(app)
 
     def open_window(path: Path) -> MainWindow | None:

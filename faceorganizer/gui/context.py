@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from PySide6.QtCore import QObject, QSettings, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 
+from faceorganizer.errors import FaceorganizerError
 from faceorganizer.models.base import Models
 from faceorganizer.people.settings import PeopleSettings, load_settings, save_settings
 from faceorganizer.people.undo import Change, Decision, redo, undo
@@ -64,28 +65,25 @@ class ModelProvider(QObject):
 
 
 class _Decision(QUndoCommand):
-    """A decision on the undo stack: undo and redo write back what the decision changed."""
+    """A decision on the undo stack. The library is written before the stack moves
+    (``AppContext.step``), so that a write that fails leaves the stack as it was; moving
+    the stack only reloads the views."""
 
     def __init__(self, context: AppContext, text: str, change: Change) -> None:
         super().__init__(text)
         self.context, self.change = context, change
-        self._done = True  # the operation itself was the first redo
 
-    def redo(self) -> None:
-        if self._done:
-            self._done = False
-            return
-        redo(self.context.library, self.change)
+    def redo(self) -> None:  # also when pushed, after the decision itself was written
         self.context.changed.emit()
 
     def undo(self) -> None:
-        undo(self.context.library, self.change)
         self.context.changed.emit()
 
 
 class AppContext(QObject):
     changed = Signal()  # the library's content changed: views reload
     message = Signal(str)  # a status-bar message
+    failed = Signal(str)  # a write to the library failed (locked, disk full...): what to show
 
     def __init__(self, library: Library, settings: QSettings, models: ModelsFactory | None = None,
                  thumbnails: ThumbnailService | None = None, parent: QObject | None = None) -> None:
@@ -121,17 +119,69 @@ class AppContext(QObject):
 
     # ---- decisions ---------------------------------------------------------------------
 
-    def decide(self, text: str, operation: Decision[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    def decide(self, text: str, operation: Decision[P, T], *args: P.args, **kwargs: P.kwargs) -> bool:
         """Run a decision (``people.operations``) on the library so that it can be undone (what
-        it changed comes from the decision itself); views reload afterwards."""
-        result, change = operation.undoable(self.library, *args, **kwargs)
-        self.undo.push(_Decision(self, text, change))
-        self.changed.emit()
-        return result
+        it changed comes from the decision itself); views reload afterwards. Whether it was
+        made: one the library refused is reported (``failed``) and not put on the undo stack."""
+        changes: list[Change] = []
+        if self.attempt(lambda: changes.append(operation.undoable(self.library, *args, **kwargs)[1])):
+            self.undo.push(_Decision(self, text, changes[0]))  # its first redo reloads the views
+        return bool(changes)
+
+    def step(self, forward: bool) -> bool:
+        """Undo the last decision, or redo the next one: the library first, then the stack, so
+        that a write the library refuses (reported) leaves both as they were."""
+        index = self.undo.index()
+        position = index if forward else index - 1
+        if not 0 <= position < self.undo.count():
+            return False
+        command = self.undo.command(position)
+        assert isinstance(command, _Decision)
+        if not self.attempt(redo if forward else undo, self.library, command.change):
+            return False
+        self.undo.setIndex(index + 1 if forward else index - 1)
+        return True
+
+    def attempt(self, write: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Run ``write``, a write to the library on the GUI thread; whether it succeeded. A
+        :class:`FaceorganizerError` (the library is locked, the disk is full...) is reported
+        with ``failed``, not raised: nothing of it was written, and the window goes on."""
+        try:
+            write(*args, **kwargs)
+        except FaceorganizerError as exc:
+            self.failed.emit(str(exc))
+            return False
+        return True
 
     def close(self) -> None:
         self.thumbnails.close()
         self.library.close()
+
+
+class _HistoryAction(QAction):
+    """Undo or Redo: enabled and named as the stack says, stepping through ``AppContext.step``
+    (QUndoStack's own actions would move the stack before knowing whether the library could
+    be written)."""
+
+    def __init__(self, context: AppContext, forward: bool, parent: QObject) -> None:
+        self.verb = "Redo" if forward else "Undo"
+        super().__init__(f"&{self.verb}", parent)
+        stack = context.undo
+        keys = QKeySequence.StandardKey
+        self.setShortcut(QKeySequence(keys.Redo if forward else keys.Undo))
+        self.setEnabled(stack.canRedo() if forward else stack.canUndo())
+        self.triggered.connect(lambda: context.step(forward))
+        # connected to this action's own methods: the connections go with it (the stack stays)
+        (stack.canRedoChanged if forward else stack.canUndoChanged).connect(self.setEnabled)
+        (stack.redoTextChanged if forward else stack.undoTextChanged).connect(self.name)
+
+    def name(self, text: str) -> None:
+        self.setText(f"&{self.verb} {text}".rstrip())
+
+
+def history_actions(context: AppContext, parent: QObject) -> tuple[QAction, QAction]:
+    """Undo and Redo, for menus and toolbars."""
+    return _HistoryAction(context, False, parent), _HistoryAction(context, True, parent)
 
 
 def describe(count: int, word: str) -> str:

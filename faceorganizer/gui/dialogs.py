@@ -118,7 +118,7 @@ class FailuresDialog(QDialog):
         self.setWindowTitle("Files that could not be read")
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(f"{len(failures)} files were skipped. Everything else was scanned; "
-                                "they will be tried again at the next scan."))
+                                "they are read again when they change, or on File > Retry Failed Files."))
         table = QTableWidget(len(failures), 2)
         table.setHorizontalHeaderLabels(["File", "Reason"])
         for row, failure in enumerate(failures):

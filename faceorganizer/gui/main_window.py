@@ -1,71 +1,40 @@
-"""The main window: a side bar (People, Photos, Search), the pages, menus, toolbar,
-shortcuts, and a status bar that shows and cancels the work in the background."""
+"""The main window: a side bar (People, Photos, Search), the pages, menus, toolbar and
+shortcuts; background work goes through a job queue, shown in the status bar."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QStackedWidget,
-    QStyle,
-)
-from sqlalchemy import func, select
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QStackedWidget
 
 from faceorganizer.imaging import IMAGE_EXTENSIONS
-from faceorganizer.jobs import GroupingFinished, GroupingStarted, reembed_and_group, scan_and_group
-from faceorganizer.models.weights import resolve
-from faceorganizer.people.recluster import ReclusterSummary, recluster
-from faceorganizer.reembed import ReembedFinished, ReembedProgress, record, recorded_weights, stale_faces
-from faceorganizer.scan.events import ScanFinished, ScanProgress, ScanStarted, ScanSummary
+from faceorganizer.reembed import recorded_weights
+from faceorganizer.scan.events import ScanSummary
 from faceorganizer.store import read
-from faceorganizer.store.schema import Face
 
+from . import chrome, tasks
 from .context import AppContext, real_models
-from .dialogs import FailuresDialog
+from .jobs import JobController
 from .people_page import PeoplePage
 from .person_page import PersonPage
 from .photos_page import PhotosPage
-from .resources import icon_path
 from .search_page import SearchPage
 from .settings_dialog import SettingsDialog
+from .status import StatusBar
 from .viewer import ViewerPage
-from .worker import JobRunner
 
 PEOPLE, PHOTOS, SEARCH = range(3)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}:{secs:02d}"
-
-
 class MainWindow(QMainWindow):
-    job_finished = Signal()  # a scan, a regrouping or the models' warm-up ended
+    job_finished = Signal()  # a background job ended (a scan, a regrouping, the models' warm-up...)
     library_switch_requested = Signal(str)
 
     def __init__(self, context: AppContext, *, warm_up: bool = True) -> None:
         super().__init__()
         self.context = context
-        self.runner: JobRunner | None = None
-        self.last_summary: ScanSummary | None = None
-        self.last_grouping: ReclusterSummary | None = None
-        self._last_progress = 0.0
         self.setWindowTitle(f"faceorganizer - {context.library.path.name}")
         self.setAcceptDrops(True)
         self.resize(1200, 800)
@@ -78,19 +47,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         for page in (self.people, self.person, self.photos, self.search, self.viewer):
             self.stack.addWidget(page)
-        self.sidebar = QListWidget()
-        sp = QStyle.StandardPixmap
-        app_icon = icon_path()
-        people_icon = QIcon(str(app_icon)) if app_icon else self.style().standardIcon(sp.SP_DirHomeIcon)
-        for text, icon in [("People", people_icon), ("Photos", self.style().standardIcon(sp.SP_DirIcon)),
-                           ("Search", self.style().standardIcon(sp.SP_FileDialogContentsView))]:
-            self.sidebar.addItem(QListWidgetItem(icon, text))
-        self.sidebar.setMaximumWidth(180)
-        self.sidebar.setIconSize(QSize(22, 22))
-        self.sidebar.setSpacing(3)
-        font = self.sidebar.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        self.sidebar.setFont(font)
+        self.sidebar = chrome.sidebar(self.style())
         self.sidebar.currentRowChanged.connect(self._section)
         split = QSplitter()
         split.addWidget(self.sidebar)
@@ -108,96 +65,23 @@ class MainWindow(QMainWindow):
         self.person.person_opened.connect(self.open_person)
         self.photos.photo_requested.connect(self.open_photo)
         self.photos.rescan_requested.connect(self.start_scan)
+        self.photos.retry_requested.connect(lambda folders: self.start_scan(folders, retry_failed=True))
         self.search.photo_requested.connect(self.open_photo)
         self.viewer.back_requested.connect(self.back)
         self.viewer.person_requested.connect(self.open_person)
         self.viewer.search_requested.connect(self.search_face)
 
-        self._build_status_bar()
-        self._build_actions()
-        context.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.jobs = JobController(self)
+        self.jobs.failed.connect(self.show_error)
+        self.jobs.finished.connect(self._job_finished)
+        self.status = StatusBar(self.jobs, self)
+        self.setStatusBar(self.status)
+        context.failed.connect(self.show_error)
+        context.message.connect(lambda text: self.status.showMessage(text, 8000))
+        self.commands = chrome.install(self)
         self.sidebar.setCurrentRow(PEOPLE)
         if warm_up:
             QTimer.singleShot(300, self._warm_up)
-
-    # ---- chrome -------------------------------------------------------------------------
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.setVisible(False)
-        self.progress_text = QLabel()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(self.cancel_job)
-        self.failures_button = QPushButton()
-        self.failures_button.setFlat(True)
-        self.failures_button.setVisible(False)
-        self.failures_button.clicked.connect(self.show_failures)
-        bar.addPermanentWidget(self.failures_button)
-        bar.addPermanentWidget(self.progress_text)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
-
-    def _action(self, text: str, slot, shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
-                icon: QStyle.StandardPixmap | None = None, tip: str | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if icon is not None:
-            action.setIcon(self.style().standardIcon(icon))
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
-    def _build_actions(self) -> None:
-        sp = QStyle.StandardPixmap
-        self.open_action = self._action("&Open Folder...", self.open_folder, QKeySequence.StandardKey.Open,
-                                        sp.SP_DirOpenIcon, "Add a folder of photos and scan it")
-        self.rescan_action = self._action("&Rescan All", self.rescan_all, "F5", sp.SP_BrowserReload,
-                                          "Look for new, changed, moved and deleted photos")
-        self.search_action = self._action("Search by &Photo...", self.search_photo_dialog,
-                                          QKeySequence.StandardKey.Find, sp.SP_FileDialogContentsView,
-                                          "Find the photos of the person in a photo")
-        self.rename_action = self._action("&Rename Person", self.rename, "F2")
-        self.reject_action = self._action("&Not This Person", self.person.reject_selected)
-        self.settings_action = self._action("&Settings...", self.open_settings,
-                                            QKeySequence.StandardKey.Preferences)
-        self.undo_action = self.context.undo.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.undo_action.setIcon(self.style().standardIcon(sp.SP_ArrowBack))
-        self.redo_action = self.context.undo.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
-        quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-
-        menus = self.menuBar()
-        file_menu = menus.addMenu("&File")
-        for action in (self.open_action, self.rescan_action):
-            file_menu.addAction(action)
-        file_menu.addSeparator()
-        file_menu.addAction(quit_action)
-        edit = menus.addMenu("&Edit")
-        edit.addAction(self.undo_action)
-        edit.addAction(self.redo_action)
-        edit.addSeparator()
-        edit.addAction(self.settings_action)
-        people = menus.addMenu("&People")
-        people.addAction(self.rename_action)
-        people.addAction(self._action("Unsorted Faces", self.open_unsorted))
-        people.addAction(self._action("Regroup Faces", self.regroup))
-        search = menus.addMenu("&Search")
-        search.addAction(self.search_action)
-        help_menu = menus.addMenu("&Help")
-        help_menu.addAction(self._action("&About faceorganizer", self.about))
-
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("main-toolbar")
-        toolbar.setIconSize(QSize(20, 20))
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for action in (self.open_action, self.rescan_action, self.search_action, self.undo_action):
-            toolbar.addAction(action)
 
     # ---- navigation ---------------------------------------------------------------------
 
@@ -274,81 +158,49 @@ class MainWindow(QMainWindow):
 
     # ---- background work ----------------------------------------------------------------
 
-    def _start(self, job, busy_text: str) -> bool:
-        if self.runner is not None and self.runner.is_running():
-            QMessageBox.information(self, "Busy", "faceorganizer is still working on the last task. "
-                                    "Wait for it to finish, or cancel it first.")
-            return False
-        self.runner = JobRunner(job, self)
-        self.runner.occurred.connect(self._on_event)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_finished)
-        self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
-        self.progress_text.setText(busy_text)
-        self.cancel_button.setVisible(True)
-        self.cancel_button.setEnabled(True)
-        self.runner.start()
-        return True
+    @property
+    def last_summary(self) -> ScanSummary | None:
+        """The outcome of the last scan."""
+        return self.status.last_summary
 
     def _warm_up(self) -> None:
-        """Load the face models in the background, so the first scan starts at once, and so
-        a first run that must prepare the weights says so."""
-        models = self.context.models
-
-        library = self.context.library
-
-        def job(cancel: threading.Event) -> Iterator[object]:
-            loaded = models.get()
-            load = getattr(loaded.embedder, "load", None)
-            if load is not None:  # the embedder builds itself lazily; do it now, not mid-scan
-                load()
-            yield "Face models ready"
-            if stale_faces(library):  # a switch of weights was interrupted: finish it
-                yield from reembed_and_group(library, models.get, cancel=cancel)
-
-        self._start(job, "Preparing the face models...")
+        self.jobs.submit(tasks.warm_up(self.context))
 
     def open_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of photos", str(Path.home()))
         if folder:
             self.start_scan([folder])
 
-    def rescan_all(self) -> None:
+    def _folders(self) -> list[str]:
         with self.context.library.reader() as session:
-            roots = [f.path for f in read.folders(session)]
+            return [f.path for f in read.folders(session)]
+
+    def rescan_all(self) -> None:
+        roots = self._folders()
         if not roots:
             self.open_folder()
         else:
             self.start_scan(roots)
 
-    def start_scan(self, folders: list[str]) -> bool:
-        library, models = self.context.library, self.context.models
-        scan, people = self.context.scan_settings(), self.context.people_settings()
+    def retry_failed(self) -> None:
+        """Scan every folder again, reading the files that failed again even if unchanged."""
+        roots = self._folders()
+        if roots:
+            self.start_scan(roots, retry_failed=True)
+        else:
+            self.status.showMessage("No folder has been scanned yet", 5000)
 
-        def job(cancel: threading.Event) -> Iterator[object]:
-            yield from scan_and_group(library, folders, models.get, scan, people, cancel)
+    def start_scan(self, folders: list[str], *, retry_failed: bool = False) -> None:
+        self.jobs.submit(tasks.scan(self.context, folders, retry_failed=retry_failed))
 
-        self.last_summary = None
-        return self._start(job, f"Scanning {', '.join(Path(f).name or f for f in folders)}...")
-
-    def regroup(self) -> bool:
-        library, people = self.context.library, self.context.people_settings()
-
-        def job(cancel: threading.Event) -> Iterator[object]:
-            yield GroupingStarted()
-            yield GroupingFinished(recluster(library, people))
-
-        return self._start(job, "Grouping faces into people...")
+    def regroup(self) -> None:
+        self.jobs.submit(tasks.regroup(self.context))
 
     def switch_weights(self, path: str | None) -> bool:
-        """Make the library use other FaceNet weights, then re-embed and regroup in the background.
-
-        Checking the file (hashing it, reading what training wrote in it) happens in the job,
-        not on the GUI thread; a file that is not usable weights is reported as the job's error.
-        """
+        """Make the library use other FaceNet weights (if the user agrees), then re-embed and
+        regroup in the background."""
         with self.context.library.reader() as session:
-            faces = session.scalar(select(func.count(Face.id))) or 0
+            faces = read.face_count(session)
         answer = QMessageBox.question(
             self, "Switch the face recognition weights?",
             f"Every face ({faces}) will be embedded again with "
@@ -357,85 +209,15 @@ class MainWindow(QMainWindow):
             "goes on the next time the library is opened.")
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        library, models, scan = self.context.library, self.context.models, self.context.scan_settings()
+        self.jobs.submit(tasks.switch_weights(self.context, path))
+        return True
 
-        def job(cancel: threading.Event) -> Iterator[object]:
-            record(library, resolve(path, use_env=False, prepare_missing=False))
-            models.reset()
-            # people settings are read after the switch: they follow the new weights' scale
-            yield from reembed_and_group(library, models.get, scan, None, cancel)
-
-        self.last_summary = None
-        return self._start(job, "Re-embedding the faces with the new weights...")
-
-    def cancel_job(self) -> None:
-        if self.runner is not None:
-            self.runner.cancel()
-            self.cancel_button.setEnabled(False)
-            self.progress_text.setText("Cancelling: saving what is done...")
-
-    def _on_event(self, event: object) -> None:
-        if isinstance(event, ScanStarted):
-            self.progress.setRange(0, max(1, event.total))
-            self.progress.setValue(0)
-            self.progress_text.setText(f"{event.total} photos to scan" if event.total
-                                       else "No new or changed photos")
-        elif isinstance(event, ScanProgress):
-            now = time.monotonic()
-            if now - self._last_progress < 0.1 and event.done < event.total:
-                return
-            self._last_progress = now
-            self.progress.setValue(event.done)
-            self.progress_text.setText(
-                f"{event.done}/{event.total} photos, {event.faces} faces, {event.rate:.1f}/s, "
-                f"{_duration(event.eta)} left")
-        elif isinstance(event, ScanFinished):
-            self.last_summary = event.summary
-        elif isinstance(event, ReembedProgress):
-            self.progress.setRange(0, max(1, event.total))
-            self.progress.setValue(event.done)
-            self.progress_text.setText(f"Re-embedding faces: {event.done}/{event.total}")
-        elif isinstance(event, ReembedFinished):
-            summary = event.summary
-            if summary.faces or summary.unreadable:
-                self.statusBar().showMessage(
-                    f"{summary.faces} faces re-embedded with {summary.model_id}"
-                    + (f"; {summary.unreadable} could not be (photo missing or unreadable)"
-                       if summary.unreadable else ""), 15000)
-        elif isinstance(event, GroupingStarted):
-            self.progress.setRange(0, 0)
-            self.progress_text.setText("Grouping faces into people...")
-        elif isinstance(event, GroupingFinished):
-            self.last_grouping = event.summary
-            self.context.changed.emit()
-        elif isinstance(event, str):
-            self.statusBar().showMessage(event, 5000)
-
-    def _on_failed(self, message: str) -> None:
-        QMessageBox.warning(self, "faceorganizer", message)
-
-    def _on_finished(self) -> None:
-        self.progress.setVisible(False)
-        self.cancel_button.setVisible(False)
-        self.progress_text.setText("")
-        summary = self.last_summary
-        if summary is not None:
-            parts = [f"{summary.new} new", f"{summary.changed} changed", f"{summary.moved} moved",
-                     f"{summary.missing} missing"]
-            people = (f"; {self.last_grouping.people} people" if self.last_grouping else "")
-            prefix = "Scan cancelled" if summary.cancelled else "Scan finished"
-            self.statusBar().showMessage(f"{prefix}: {', '.join(parts)}, {summary.faces} faces found"
-                                         f"{people}", 15000)
-            self.failures_button.setVisible(bool(summary.failures))
-            self.failures_button.setText(f"{len(summary.failures)} files could not be read")
-            for root in summary.offline_roots:
-                self.statusBar().showMessage(f"{root} is offline; its photos are kept", 15000)
+    def _job_finished(self) -> None:
         self.context.changed.emit()
         self.job_finished.emit()
 
-    def show_failures(self) -> None:
-        if self.last_summary is not None:
-            FailuresDialog(list(self.last_summary.failures), self).exec()
+    def show_error(self, message: str) -> None:
+        QMessageBox.warning(self, "faceorganizer", message)
 
     # ---- settings and the rest ----------------------------------------------------------
 
@@ -452,9 +234,9 @@ class MainWindow(QMainWindow):
         if chosen.weights != (recorded.path if recorded else None):
             self.switch_weights(chosen.weights)
         settings.setValue("min_face_size", chosen.min_face_size)
-        if chosen.people != self.context.people_settings():
-            self.context.save_people_settings(chosen.people)
-            self.regroup()
+        if chosen.people != self.context.people_settings() and \
+                self.context.attempt(self.context.save_people_settings, chosen.people):
+            self.regroup()  # after the re-embedding, if there is one
         if chosen.library and Path(chosen.library) != self.context.library.path:
             self.library_switch_requested.emit(chosen.library)
 
@@ -479,11 +261,7 @@ class MainWindow(QMainWindow):
                 return
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.runner is not None and self.runner.is_running():
-            self.runner.cancel()
-            self.runner.wait(60_000)
-        if self.search.runner is not None and self.search.runner.is_running():
-            self.search.runner.cancel()
-            self.search.runner.wait(60_000)
+        self.jobs.shutdown()
+        self.search.shutdown()
         self.context.settings.setValue("library", str(self.context.library.path))
         super().closeEvent(event)

@@ -212,8 +212,8 @@ class PersonPage(QWidget):
         answer = QMessageBox.question(self, "Merge people",
                                       "Merge this person into the one you chose? (Edit > Undo takes "
                                       "it back.)")
-        if answer == QMessageBox.StandardButton.Yes:
-            self.context.decide("Merge people", ops.merge, source, target)
+        if answer == QMessageBox.StandardButton.Yes and self.context.decide("Merge people", ops.merge,
+                                                                            source, target):
             self.person_opened.emit(target)
 
     def toggle_hidden(self) -> None:

@@ -33,6 +33,7 @@ TILE = 150
 class PhotosPage(QWidget):
     photo_requested = Signal(int, int, list)
     rescan_requested = Signal(list)
+    retry_requested = Signal(list)  # folders whose failed files to read again
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,7 +48,11 @@ class PhotosPage(QWidget):
         self.remove.clicked.connect(self._remove)
         self.failures = QPushButton("Files not read...")
         self.failures.clicked.connect(self._show_failures)
-        for button in (self.rescan, self.remove, self.failures):
+        self.retry = QPushButton("Retry failed files")
+        self.retry.setToolTip("Read the files of this folder that could not be read again, even those "
+                              "that did not change")
+        self.retry.clicked.connect(self._retry)
+        for button in (self.rescan, self.remove, self.failures, self.retry):
             top.addWidget(button)
         layout.addLayout(top)
         split = QSplitter()
@@ -99,12 +104,15 @@ class PhotosPage(QWidget):
         if folder is None:
             self.model.set_items([])
             self.failures.setEnabled(False)
+            self.retry.setEnabled(False)
             return
         with self.context.library.reader() as session:
             photos = read.photos_in(session, folder[1])
         self.model.ratio = self.devicePixelRatioF()
         self.model.set_items([PhotoItem(p) for p in photos])
-        self.failures.setEnabled(any(p.status == PhotoStatus.FAILED for p in photos))
+        failed = any(p.status == PhotoStatus.FAILED for p in photos)
+        self.failures.setEnabled(failed)
+        self.retry.setEnabled(failed)
 
     def _open(self, index) -> None:
         ids = [self.model.item(r).photo.id for r in range(self.model.rowCount())]
@@ -114,6 +122,11 @@ class PhotosPage(QWidget):
         folder = self.current_folder()
         if folder:
             self.rescan_requested.emit([folder[1]])
+
+    def _retry(self) -> None:
+        folder = self.current_folder()
+        if folder:
+            self.retry_requested.emit([folder[1]])
 
     def _remove(self) -> None:
         folder = self.current_folder()
@@ -126,11 +139,13 @@ class PhotosPage(QWidget):
             "themselves are not touched.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel)
-        if answer == QMessageBox.StandardButton.Yes:
-            with self.context.library.session() as session:
-                remove_root(session, folder[0])
+        if answer == QMessageBox.StandardButton.Yes and self.context.attempt(self._forget, folder[0]):
             self.context.undo.clear()  # the removed faces cannot come back by undo
             self.context.changed.emit()
+
+    def _forget(self, root_id: int) -> None:
+        with self.context.library.session() as session:
+            remove_root(session, root_id)
 
     def _show_failures(self) -> None:
         folder = self.current_folder()

@@ -117,8 +117,13 @@ class SearchPage(QWidget):
         self._run(job, f"Looking for the faces of {path.name}...")
 
     def _run(self, job, text: str) -> None:
-        if self.runner is not None and self.runner.is_running():
-            self.runner.cancel()
+        """Start a search; the one before it, if still running, is abandoned: nothing more of
+        it arrives (its results would replace these)."""
+        for old in self.findChildren(JobRunner):
+            if old is self.runner:
+                old.abandon()
+            elif not old.is_running():  # abandoned before and over by now
+                old.deleteLater()
         self.query.setText(text)
         self.model.set_items([])
         runner = JobRunner(job, self)
@@ -128,6 +133,12 @@ class SearchPage(QWidget):
         self.runner = runner
         self.search_started.emit()
         runner.start()
+
+    def shutdown(self) -> None:
+        """Stop every search and wait for them (the window is closing)."""
+        for runner in self.findChildren(JobRunner):
+            runner.abandon()
+            runner.wait(60_000)
 
     def _show(self, results: Results) -> None:
         self.model.ratio = self.devicePixelRatioF()

@@ -1,7 +1,8 @@
 """Running a core job (a generator of typed events) on a worker thread.
 
 The rule kept from picard: a job always ends with ``finished``, after either its
-events or one ``failed`` message, never in silence.
+events or one ``failed`` message, never in silence. The one exception is a runner its
+owner abandoned (a search superseded by a newer one): it delivers nothing more at all.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from faceorganizer.errors import FaceorganizerError
 
@@ -55,22 +56,29 @@ class JobRunner(QObject):
     def __init__(self, job: Job, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._cancel = threading.Event()
+        self._abandoned = False
+        self._running = False
         self._thread = QThread(self)
         self._worker = _Worker(job, self._cancel)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
-        self._worker.occurred.connect(self.occurred)
-        self._worker.failed.connect(self.failed)
-        self._worker.finished.connect(self._thread.quit)
-        self._thread.finished.connect(self.finished)
-        self._running = False
-        self.finished.connect(self._stopped)
+        self._worker.occurred.connect(self._occurred)
+        self._worker.failed.connect(self._failed)
+        # Direct: the thread ends even while this one is blocked (in ``wait`` at closing time).
+        self._worker.finished.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
+        self._thread.finished.connect(self._stopped)
 
     def start(self) -> None:
         self._running = True
         self._thread.start()
 
     def cancel(self) -> None:
+        """Ask the job to stop at its next check; it still reports how it ended."""
+        self._cancel.set()
+
+    def abandon(self) -> None:
+        """Cancel the job and deliver nothing more of it: no event, no error, no ``finished``."""
+        self._abandoned = True
         self._cancel.set()
 
     @property
@@ -80,8 +88,18 @@ class JobRunner(QObject):
     def is_running(self) -> bool:
         return self._running
 
-    def _stopped(self) -> None:
-        self._running = False
-
     def wait(self, milliseconds: int = 30_000) -> bool:
         return self._thread.wait(milliseconds)
+
+    def _occurred(self, item: object) -> None:
+        if not self._abandoned:
+            self.occurred.emit(item)
+
+    def _failed(self, message: str) -> None:
+        if not self._abandoned:
+            self.failed.emit(message)
+
+    def _stopped(self) -> None:
+        self._running = False
+        if not self._abandoned:
+            self.finished.emit()

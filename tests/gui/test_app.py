@@ -32,8 +32,8 @@ def test_opening_a_folder_scans_it_and_shows_its_people(qtbot, make_window, phot
     assert all(p.name is None for p in people)
     assert window.people.model.unsorted == 1  # the stranger
     assert window.people.unsorted.text() == "Unsorted faces (1)"
-    assert window.failures_button.isVisible() and "1 files" in window.failures_button.text()
-    assert not window.progress.isVisible()
+    assert window.status.failures_button.isVisible() and "1 files" in window.status.failures_button.text()
+    assert not window.status.progress.isVisible()
     assert window.last_summary is not None and window.last_summary.new == 10
 
 
@@ -73,9 +73,9 @@ def test_rename_confirm_reject_move_hide_and_merge(qtbot, make_window, photo_fol
     remaining = {p.id: p for p in people_by_size(window)}
     assert cat.id not in remaining and remaining[ann.id].faces == 6
     # Undo the merge, then redo it.
-    window.undo_action.trigger()
+    window.commands.undo.trigger()
     assert {p.id for p in people_by_size(window)} >= {ann.id, cat.id}
-    window.redo_action.trigger()
+    window.commands.redo.trigger()
     assert cat.id not in {p.id for p in people_by_size(window)}
 
 
@@ -88,8 +88,8 @@ def test_undo_brings_a_rejected_face_back(qtbot, make_window, photo_folder) -> N
     page.grid.setCurrentIndex(page.model.index(2))
     qtbot.mouseClick(page.reject, Qt.MouseButton.LeftButton)
     assert page.model.rowCount() == 4
-    assert window.undo_action.isEnabled() and "Not this person" in window.undo_action.text()
-    window.undo_action.trigger()
+    assert window.commands.undo.isEnabled() and "Not this person" in window.commands.undo.text()
+    window.commands.undo.trigger()
     assert page.model.rowCount() == 5
 
 
@@ -166,7 +166,7 @@ def test_a_failing_job_is_reported_and_the_app_stays_usable(qtbot, make_window, 
     window = make_window(models=broken)
     scan(qtbot, window, photo_folder)
     assert messages and "weights could not be had" in messages[0]
-    assert not window.progress.isVisible()
+    assert not window.status.progress.isVisible()
     window.context.models.reset(lambda progress: fake_models())
     scan(qtbot, window, photo_folder)
     assert len(people_by_size(window)) == 3
@@ -178,9 +178,9 @@ def test_cancelling_a_scan_keeps_what_was_done(qtbot, make_window, photo_folder)
     window = make_window(models=lambda progress: fake_models(delay=0.3))
     with qtbot.waitSignal(window.job_finished, timeout=60_000):
         window.start_scan([str(photo_folder)])
-        qtbot.waitUntil(lambda: window.progress.maximum() > 0 and window.progress.value() >= 2,
+        qtbot.waitUntil(lambda: window.status.progress.maximum() > 0 and window.status.progress.value() >= 2,
                         timeout=30_000)
-        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
     summary = window.last_summary
     assert summary is not None and summary.cancelled
     assert 2 <= summary.new < 10
