@@ -38,16 +38,21 @@ def _face(session: Session, face_id: int) -> Face:
 
 
 def _drop_if_empty(session: Session, person_id: int | None) -> None:
-    """An unnamed person left without faces is no person at all."""
+    """An unnamed person left without faces is no person at all. Suggestions do not count:
+    they waited on faces that are gone from it, so they go back to the unsorted faces
+    (unless the person is hidden, which the user decided)."""
     if person_id is None:
         return
     session.flush()
     person = session.get(Person, person_id)
     if person is None or person.name is not None:
         return
-    left = session.scalar(select(Face.id).where(Face.person_id == person_id).limit(1))
-    if left is None:
-        session.delete(person)
+    left = set(session.scalars(select(Face.state).where(Face.person_id == person_id).distinct()))
+    if left and (person.hidden or left != {FaceState.SUGGESTED}):
+        return
+    session.execute(update(Face).where(Face.person_id == person_id)
+                    .values(person_id=None, state=FaceState.AUTO))
+    session.delete(person)
 
 
 def _clean_name(name: str) -> str:

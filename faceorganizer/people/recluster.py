@@ -1,7 +1,8 @@
 """Re-clustering a library around the user's decisions, which it never changes.
 
-A person the user has named, hidden, or confirmed a face of is an *anchor*: its
-name, its confirmed faces and every face it holds stay exactly where they are.
+A person the user has named, hidden, confirmed a face of, or taken a face out of
+("not this person") is an *anchor*: its name, its confirmed faces and every face it
+holds stay exactly where they are, and so do the rejections that refer to it.
 Everything else is recomputed from the embeddings:
 
 1. Each free face (not held by an anchor, or only suggested to one) that passes the
@@ -81,10 +82,13 @@ def _snapshot(library: Library) -> _Snapshot:
 
 
 def anchors(snapshot: _Snapshot) -> set[int]:
-    """People the user has made decisions about: named, hidden, or with a confirmed face."""
+    """People the user has made decisions about: named, hidden, with a confirmed face, or with a
+    face taken out of them (an automatic group the user corrected is one they know; dropping
+    it would also drop the rejection, and the face would rejoin the faces it was taken from)."""
     fixed = {pid for pid, (name, hidden) in snapshot.people.items() if name is not None or hidden}
     faces = snapshot.faces
     fixed.update(int(p) for p in np.unique(faces.person[faces.state == FaceState.CONFIRMED]) if p != NONE)
+    fixed.update(person for _, person in snapshot.rejected if person in snapshot.people)
     return fixed
 
 

@@ -154,13 +154,31 @@ def _apply(session: Session, change: Change, side: str) -> None:
             elif part.whole_rows:
                 session.execute(insert(part.table).values(**keys, **row))
             # a face that is gone (its photo purged) stays gone
-    # 2. rows that must not exist, children first
+    # 2. rows that must not exist, children first; faces that joined a person meanwhile (a
+    #    suggestion made after the decision) become unsorted with it, never stateful orphans
     for part in reversed(parts):
         if not part.whole_rows:
             continue
         gone = [k for k, v in getattr(by_name[part.table.name], side).items() if v is None]
+        if not gone:
+            continue
+        _orphan_faces(session, part, gone)
         for key in gone:
             session.execute(delete(part.table).where(*(c == v for c, v in zip(part.key, key, strict=True))))
+
+
+def _orphan_faces(session: Session, parent: _Part, keys: list[Key]) -> None:
+    """Decision rows pointing at ``parent`` rows about to go lose the reference, as
+    :func:`_unreferenced` does (a face: unsorted and automatic)."""
+    for part in PARTS:
+        if part.whole_rows:
+            continue  # their own rows cascade
+        for column in part.values:
+            if any(fk.column.table is parent.table for fk in column.foreign_keys):
+                values: dict[str, Any] = {column.name: None}
+                if "state" in part.table.c:
+                    values["state"] = FaceState.AUTO
+                session.execute(update(part.table).where(column.in_([k[0] for k in keys])).values(**values))
 
 
 def _parent_exists(session: Session, column: Column[Any], value: Any) -> bool:

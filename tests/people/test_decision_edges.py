@@ -1,0 +1,71 @@
+"""Edges found by the stateful test (tests/test_decisions_stateful.py), each as a plain test."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from faceorganizer.people import operations as ops
+from faceorganizer.people.recluster import recluster
+from faceorganizer.people.settings import PeopleSettings
+from faceorganizer.people.undo import undo
+from faceorganizer.store import Library
+from faceorganizer.store.schema import Face, Person, Rejection
+from faceorganizer.store.states import FaceState
+from tests.fakes import add_faces, faces_of, identities
+
+
+def two_faces_of_one_person(library: Library) -> tuple[list[int], int]:
+    faces = add_faces(library, faces_of(identities(1, seed=3)[0], 2, seed=1))
+    recluster(library, PeopleSettings())
+    with library.reader() as session:
+        person = session.get(Face, faces[0]).person_id
+    assert person is not None and person == session.get(Face, faces[1]).person_id
+    return faces, person
+
+
+def rows(library: Library) -> tuple:
+    with library.reader() as session:
+        return (sorted(session.execute(select(Face.id, Face.person_id, Face.state)).all()),
+                sorted(session.execute(select(Rejection.face_id, Rejection.person_id)).all()),
+                sorted(session.scalars(select(Person.id))))
+
+
+def test_a_rejection_survives_regrouping(library: Library) -> None:
+    """Reject a face from a group of two, regroup twice: the group dissolved (one face is too
+    few), the person was dropped and the rejection went with it, so the face rejoined the
+    very face it had been taken from. A person you took a face out of is one you know."""
+    faces, person = two_faces_of_one_person(library)
+    ops.reject(library, [faces[0]])
+    after = rows(library)
+    assert (faces[0], person) in after[1]
+    for _ in range(2):
+        recluster(library, PeopleSettings())
+        assert rows(library) == after
+
+
+def test_undo_of_a_new_person_leaves_no_suggestion_without_a_person(library: Library) -> None:
+    """A face moved to a new person; a regroup suggested its twin for that person; undo took the
+    new person away, and the twin kept state 'suggested' with no person at all."""
+    faces, _ = two_faces_of_one_person(library)
+    _, change = ops.create_person.undoable(library, [faces[0]])
+    recluster(library, PeopleSettings())
+    with library.reader() as session:
+        assert session.get(Face, faces[1]).state == FaceState.SUGGESTED
+    undo(library, change)
+    with library.reader() as session:
+        for face in faces:
+            row = session.get(Face, face)
+            assert (row.person_id, row.state) == (None, FaceState.AUTO), face
+
+
+def test_a_person_left_with_only_suggestions_is_no_person(library: Library) -> None:
+    """The person's own faces left (to a new person); only a suggestion waited on it, for a
+    person the user never knew. The suggestion goes back to the unsorted faces."""
+    faces, _ = two_faces_of_one_person(library)
+    first = ops.create_person(library, [faces[0]])
+    recluster(library, PeopleSettings())  # faces[1] is suggested for the new person
+    ops.create_person(library, [faces[0]])  # and its face moves on again
+    with library.reader() as session:
+        assert session.get(Person, first) is None
+        row = session.get(Face, faces[1])
+        assert (row.person_id, row.state) == (None, FaceState.AUTO)
