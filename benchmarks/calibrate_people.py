@@ -45,7 +45,7 @@ def label(p: ClusterParams) -> str:
 def lfw_embeddings(models) -> tuple[list, np.ndarray]:
     pairs = read_pairs(DATA / "lfw" / "pairs.txt")
     images = pairs.images
-    cached = cache_dir() / f"lfw-{models.embedder.model_id}.npy"
+    cached = cache_dir() / f"lfw-{models.embedder.space.model_id}.npy"
     if cached.exists():
         vectors = np.load(cached)
     else:

@@ -93,7 +93,7 @@ def library_run(vectors: np.ndarray, truth: np.ndarray) -> None:
     from faceorganizer.people.recluster import recluster
     from faceorganizer.people.settings import PeopleSettings
     from faceorganizer.store import Library
-    from faceorganizer.store.people import bump_faces_revision
+    from faceorganizer.store.records import bump_faces_revision
     from faceorganizer.store.schema import Face, Photo
 
     with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "big.sqlite") as library:

@@ -36,7 +36,7 @@ def make_library(folder: Path, faces: int) -> Path:
     from faceorganizer.people.recluster import recluster
     from faceorganizer.people.settings import PeopleSettings
     from faceorganizer.store import Library
-    from faceorganizer.store.people import bump_faces_revision
+    from faceorganizer.store.records import bump_faces_revision
     from faceorganizer.store.schema import Face, Photo, Root
 
     vectors, _ = synthetic(faces)

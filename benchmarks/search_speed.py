@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from faceorganizer.people.search import FaceIndex
+from faceorganizer.space import Embeddings, EmbeddingSpace
 
 
 def main() -> None:
@@ -28,15 +29,16 @@ def main() -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     photos = rng.integers(0, max(1, args.faces * 3 // 10), size=args.faces)
     started = time.perf_counter()
+    space = EmbeddingSpace("synthetic")
     index = FaceIndex(np.arange(args.faces), photos, vectors,
-                      {int(p): f"/photos/{p}.jpg" for p in np.unique(photos)})
+                      {int(p): f"/photos/{p}.jpg" for p in np.unique(photos)}, space)
     built = time.perf_counter() - started
     times = []
     for q in rng.integers(0, args.faces, size=args.queries):
         query = vectors[q] + rng.normal(scale=0.02, size=512).astype(np.float32)
         query /= np.linalg.norm(query)
         started = time.perf_counter()
-        hits = index.search(query, top=50, threshold=1.13)
+        hits = index.search(Embeddings(query[None, :], space), top=50, threshold=1.13)
         times.append((time.perf_counter() - started) * 1000)
         assert hits and hits[0].face == q
     times.sort()

@@ -218,7 +218,8 @@ def personalize(faces: FaceSet, base: ResolvedWeights, out: Path, config: TrainC
                 tolerance: float = TOLERANCE, cache_dir: Path | None = None,
                 report: Report | None = None,
                 embedder: Callable[[ResolvedWeights], FacenetEmbedder] | None = None) -> PersonalizeResult:
-    """Fine-tune ``base`` on ``faces`` minus a held-out share of people and measure both."""
+    """Fine-tune ``base`` on ``faces`` minus a held-out share of people and measure both.
+    ``settings`` are the library's, in the built-in weights' distances (``load_settings``)."""
     faces = faces.only_trainable()
     train_mask, held_mask = split_people(faces, share, config.seed)
     training_set, held = faces.subset(train_mask), faces.subset(held_mask)
@@ -228,6 +229,7 @@ def personalize(faces: FaceSet, base: ResolvedWeights, out: Path, config: TrainC
                                                f"{len(held.people)} people"})
     make = embedder or (lambda w: FacenetEmbedder(w, device))
     old_vectors = make(base).embed(held.crops)
+    settings = settings.in_space(base.space)  # read in the base weights' distances
     before = held_out_scores(old_vectors, held.labels, settings)
     tuned = resolve(out)
     new_vectors = make(tuned).embed(held.crops)
