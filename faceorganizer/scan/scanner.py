@@ -68,6 +68,8 @@ MAX_FILE_BYTES = 1 << 30
 COMMIT_PHOTOS = 16
 # Photos decoded ahead while the models are still loading.
 PREFETCH_WHILE_LOADING = 32
+# Finished photos held while an earlier one (a large photo, say) is still being worked on.
+READY_AHEAD = 64
 
 
 ModelsFactory = Callable[[], Models]
@@ -340,17 +342,22 @@ class Scanner:
              failures: list[Failure], moved_ids: set[int]) -> Iterator[ScanProgress]:
         """Two stages on the worker pool: read+decode, then detect. The models load on their
         own thread meanwhile (importing torch takes seconds), so the first photos are
-        decoded by the time the detector is ready."""
+        decoded by the time the detector is ready.
+
+        Results are taken in the order the files were found, whatever order the workers
+        finish them in: the same folder gives the same library (ids, which copy of a moved
+        file keeps its faces), scan after scan."""
         total = len(work)
         if not total:
             return
         move_hashes = frozenset(candidates)
-        queue = deque(work)
-        running: set[Future[_Result]] = set()
-        waiting: list[_Decoded] = []
+        queue = deque(enumerate(work))
+        running: dict[Future[_Result], int] = {}  # future -> position of its file in ``work``
+        waiting: list[tuple[int, _Decoded]] = []
+        ready: dict[int, _Result] = {}  # finished, waiting for the files found before them
+        taken = 0  # results taken, in order
         pending: list[_Result] = []
         pending_faces = 0
-        done = 0
         begun = time.monotonic()
         steady = 2 * self.settings.workers + 1
         loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceorganizer-models")
@@ -360,52 +367,57 @@ class Scanner:
         pool = ThreadPoolExecutor(max_workers=self.settings.workers,
                                   thread_name_prefix="faceorganizer-scan")
         try:
-            while queue or running or waiting:
+            while taken < total:
                 if self.cancel.is_set():
                     break
                 if embedder_ready.done():
                     embedder_ready.result()  # raises if the embedder could not be loaded
                 if models_ready.done():
                     models = models_ready.result()  # raises if the models could not be loaded
-                    running.update(pool.submit(self._detect, item, models) for item in waiting)
+                    for position, decoded in waiting:
+                        running[pool.submit(self._detect, decoded, models)] = position
                     waiting.clear()
                 limit = steady if models_ready.done() else PREFETCH_WHILE_LOADING
-                while queue and len(running) + len(waiting) < limit:
-                    running.add(pool.submit(self._prepare, queue.popleft(), move_hashes))
+                while queue and len(running) + len(waiting) < limit and len(ready) < READY_AHEAD:
+                    position, item = queue.popleft()
+                    running[pool.submit(self._prepare, item, move_hashes)] = position
                 watched: set[Future[Any]] = set(running)
                 if not models_ready.done():
                     watched.add(models_ready)
                 finished, _ = wait(watched, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in finished & running:
-                    running.discard(future)
+                for future in finished & running.keys():
+                    position = running.pop(future)
                     result = future.result()
                     if isinstance(result, _Decoded):
                         if models_ready.done():
-                            running.add(pool.submit(self._detect, result, models_ready.result()))
+                            running[pool.submit(self._detect, result, models_ready.result())] = position
                         else:
-                            waiting.append(result)
-                        continue
+                            waiting.append((position, result))
+                    else:
+                        ready[position] = result
+                while taken in ready:
+                    result = ready.pop(taken)
                     if isinstance(result, _Moved):
                         ids = candidates.get(result.content_hash or "", [])
                         if not ids:  # a second copy of a moved file: it is a new photo
                             retry = replace(result.work, allow_move=False)
-                            running.add(pool.submit(self._prepare, retry, move_hashes))
-                            continue
-                        photo_id = ids.pop()
+                            running[pool.submit(self._prepare, retry, move_hashes)] = taken
+                            break
+                        photo_id = ids.pop(0)
                         result = replace(result, photo_id=photo_id)
                         moved_ids.add(photo_id)
+                    taken += 1
                     pending.append(result)
                     if isinstance(result, _Analyzed):
                         pending_faces += len(result.photo.faces)
-                    done += 1
                     self._count(result, counts, failures)
                     if pending_faces >= self.settings.embed_batch or len(pending) >= COMMIT_PHOTOS:
                         batch, pending, pending_faces = pending, [], 0
                         self._flush(batch)
                     elapsed = time.monotonic() - begun
-                    rate = done / elapsed if elapsed > 0 else 0.0
-                    yield ScanProgress(done=done, total=total, faces=counts["faces"], rate=rate,
-                                       eta=(total - done) / rate if rate > 0 else None,
+                    rate = taken / elapsed if elapsed > 0 else 0.0
+                    yield ScanProgress(done=taken, total=total, faces=counts["faces"], rate=rate,
+                                       eta=(total - taken) / rate if rate > 0 else None,
                                        path=result.work.path)
         finally:
             for future in running:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from faceorganizer.scan import scanner as scanner_module
 from faceorganizer.store import Library
 from faceorganizer.store.schema import Photo
 from tests.fakes import face_image, fake_models
@@ -150,3 +153,27 @@ def test_roots_are_matched_by_whole_folder_names(library: Library, tmp_path: Pat
     # scanning photos/ again does not mark photos-old/ as missing
     assert run_scan(library, fake_models(), [photos_dir]).missing == 0
     assert {p.status for p in photos(library).values()} == {"ok", "failed"}
+
+
+def test_the_same_folder_gives_the_same_library_whatever_order_workers_finish_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results are taken in the order files were found: ids follow the walk, scan after scan."""
+    root = tmp_path / "photos"
+    for i in range(24):
+        face_image(root / f"{i:02d}.jpg", [(50, 50, i * 10)])
+    real = scanner_module.Scanner._prepare
+    jitter = random.Random(5)
+
+    def scrambled(self, work, move_hashes):  # workers finish in a scrambled order
+        threading.Event().wait(jitter.random() * 0.01)
+        return real(self, work, move_hashes)
+
+    monkeypatch.setattr(scanner_module.Scanner, "_prepare", scrambled)
+    layouts = []
+    for n in range(2):
+        with Library(tmp_path / f"l{n}.sqlite") as library:
+            run_scan(library, fake_models(), [root], workers=3)
+            found = sorted((p.id, name, faces_by_photo(library)[name]) for name, p in photos(library).items())
+        assert [name for _, name, _ in found] == sorted(name for _, name, _ in found)  # ids in walk order
+        layouts.append(found)
+    assert layouts[0] == layouts[1]
