@@ -1,15 +1,20 @@
 """Undo and redo of the user's decisions, derived from what each decision changed.
 
-A decision (:func:`decision`) runs in one write transaction that captures the library's
-*decision state* before and after the operation: every table the schema marks as a
+A decision (:func:`decision`) runs in one write transaction that records the library's
+*decision state* as the operation changes it. Every table the schema marks as a
 decision table (``__decision_table__``: people, rejections) and every column it marks as
-a decision (``info={"decision": True}``: a face's person, state and "not a face" flag).
-The difference is the decision's :class:`Change`, complete by construction: whatever
-an operation touches, directly or by a cascade, is in it, and a decision table or column
-added to the schema later is captured without a change here. Undo writes the *before*
-side back in one transaction, redo the *after* side; rows that are gone meanwhile (a
-photo purged) are skipped, and a face is never pointed at a person that no longer exists.
-Photos, people and faces never reuse ids (schema 3), so a change never reaches another row.
+a decision (``info={"decision": True}``: a face's person, state and "not a face" flag)
+gets temporary triggers, generated from those marks, that log each row's old version
+the first time the operation inserts, updates or deletes it. Paired with the rows as
+they are after it, that is the decision's :class:`Change`, complete by construction:
+whatever an operation touches, directly or through a foreign-key cascade, is in it, and
+a decision table or column added to the schema later is recorded without a change here.
+The cost is that of the rows a decision changes, not of the library's size.
+
+Undo writes the *before* side back in one transaction, redo the *after* side; rows that
+are gone meanwhile (a photo purged) are skipped, and a face is never pointed at a person
+that no longer exists. Photos, people and faces never reuse ids (schema 3), so a change
+never reaches another row. (The triggers are SQLite's; another database needs its own.)
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from sqlalchemy import Column, Table, delete, insert, select, tuple_, update
+from sqlalchemy import Column, Integer, MetaData, Table, delete, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from faceorganizer.store import Library
@@ -65,13 +70,90 @@ State = dict[str, dict[Key, Values]]
 
 
 def capture(session: Session) -> State:
-    """The library's decision state, as seen inside ``session``'s transaction."""
+    """The library's whole decision state, as seen inside ``session``'s transaction (what
+    undo promises to restore; the stateful tests compare it step by step)."""
     state: State = {}
     for part in PARTS:
         rows = session.execute(select(*part.key, *part.values))
         n = len(part.key)
         state[part.table.name] = {tuple(r[:n]): tuple(r[n:]) for r in rows}
     return state
+
+
+def _log_table(part: _Part) -> Table:
+    """The temporary table where a decision's triggers log the first old version of each row of
+    ``part`` it touches (``existed`` false: the row was inserted by the decision)."""
+    return Table(f"undo_{part.table.name}", MetaData(),
+                 *(Column(c.name, c.type) for c in (*part.key, *part.values)), Column("existed", Integer))
+
+
+_LOGS = tuple(_log_table(part) for part in PARTS)
+
+
+def _drop(log: Table) -> list[str]:
+    """Statements removing a log table and the triggers that write to it."""
+    return [*(f"DROP TRIGGER IF EXISTS temp.{log.name}_{kind}" for kind in "uid"),
+            f"DROP TABLE IF EXISTS temp.{log.name}"]
+
+
+class _Recorder:
+    """Records a decision's before-state as it happens: temporary triggers on every decision
+    table and column log the old version of each row the first time the decision inserts,
+    updates or deletes it (cascades included: SQLite fires triggers for foreign-key actions),
+    so the cost is that of the rows changed, not of the library (50,000 faces or 50).
+    :meth:`change` pairs each logged row with what it is now."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        for part, log in zip(PARTS, _LOGS, strict=True):
+            table, columns = part.table.name, [c.name for c in (*part.key, *part.values)]
+            names = ", ".join([*columns, "existed"])
+            keys = ", ".join(c.name for c in part.key)
+            old = ", ".join(f"OLD.{c}" for c in columns)
+            new_keys = ", ".join(f"NEW.{c.name}" for c in part.key)
+            nulls = ", ".join("NULL" for _ in part.values)
+            statements = [*_drop(log), f"CREATE TEMPORARY TABLE {log.name} ({names}, PRIMARY KEY ({keys}))"]
+            watched = ", ".join(c.name for c in part.values)
+            statements.append(f"CREATE TEMPORARY TRIGGER {log.name}_u AFTER UPDATE OF {watched} ON "
+                              f"main.{table} BEGIN INSERT OR IGNORE INTO {log.name} ({names}) "
+                              f"VALUES ({old}, 1); END")
+            if part.whole_rows:
+                statements.append(f"CREATE TEMPORARY TRIGGER {log.name}_d AFTER DELETE ON main.{table} "
+                                  f"BEGIN INSERT OR IGNORE INTO {log.name} ({names}) VALUES ({old}, 1); END")
+                statements.append(f"CREATE TEMPORARY TRIGGER {log.name}_i AFTER INSERT ON main.{table} "
+                                  f"BEGIN INSERT OR IGNORE INTO {log.name} ({names}) "
+                                  f"VALUES ({new_keys}{', ' + nulls if nulls else ''}, 0); END")
+            for statement in statements:
+                session.execute(text(statement))
+
+    def change(self) -> Change:
+        self.session.flush()
+        tables = []
+        for part, log in zip(PARTS, _LOGS, strict=True):
+            n = len(part.key)
+            logged = self.session.execute(select(*log.columns)).all()
+            for statement in _drop(log):
+                self.session.execute(text(statement))
+            if not logged:
+                continue
+            before = {tuple(r[:n]): (tuple(r[n:-1]) if r[-1] else None) for r in logged}
+            after: dict[Key, Values | None] = dict.fromkeys(before)
+            keys = list(before)
+            for start in range(0, len(keys), 400):
+                rows = self.session.execute(select(*part.key, *part.values)
+                                            .where(_key_in(part, keys[start:start + 400])))
+                after.update((tuple(r[:n]), tuple(r[n:])) for r in rows)
+            differ = [k for k in keys if before[k] != after[k]]  # changed, and not changed back
+            if differ:
+                tables.append(TableChange(part.table.name, {k: before[k] for k in differ},
+                                          {k: after[k] for k in differ}))
+        return Change(tuple(tables))
+
+
+def _key_in(part: _Part, keys: list[Key]) -> Any:
+    if len(part.key) == 1:
+        return part.key[0].in_([k[0] for k in keys])
+    return tuple_(*part.key).in_(keys)
 
 
 @dataclass(frozen=True)
@@ -86,18 +168,6 @@ class Change:
     """What one decision changed, table by table (only rows that differ)."""
 
     tables: tuple[TableChange, ...]
-
-    @classmethod
-    def between(cls, before: State, after: State) -> Change:
-        changes = []
-        for part in PARTS:
-            name = part.table.name
-            old, new = before[name], after[name]
-            keys = [k for k in old.keys() | new.keys() if old.get(k) != new.get(k)]
-            if keys:
-                changes.append(TableChange(name, {k: old.get(k) for k in keys},
-                                           {k: new.get(k) for k in keys}))
-        return cls(tuple(changes))
 
     def __bool__(self) -> bool:
         return bool(self.tables)
@@ -215,10 +285,9 @@ class Decision(Generic[P, T]):
 
     def undoable(self, library: Library, *args: P.args, **kwargs: P.kwargs) -> tuple[T, Change]:
         with library.session() as session:
-            before = capture(session)
+            recorder = _Recorder(session)
             result = self._operation(session, *args, **kwargs)
-            session.flush()
-            change = Change.between(before, capture(session))
+            change = recorder.change()
             bump_revision(session)
         return result, change
 
