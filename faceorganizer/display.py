@@ -291,6 +291,33 @@ def xcb_would_be_used(environ: Mapping[str, str], platform: str | None = None) -
     return bool(environ.get("DISPLAY")) and not wayland_reachable(environ)
 
 
+def local_display_number(display: str) -> int | None:
+    """The display number of a local X display name (``:0``, ``:1.0``, ``unix:2``); None for a
+    remote one (``host:0``, ``localhost:10.0`` over ssh) or a name that is not one."""
+    host, _, rest = display.strip().rpartition(":")
+    if host not in ("", "unix"):
+        return None
+    number = rest.split(".")[0]
+    return int(number) if number.isdigit() else None
+
+
+def x_server_reachable(display: str, sockets: str = "/tmp/.X11-unix",
+                       unix_table: Path = Path("/proc/net/unix")) -> bool:
+    """Whether an X server listens for the local display ``display``: its socket file, or its
+    abstract socket (listed in /proc/net/unix). True whenever that cannot be told (remote
+    displays, no /proc): only a display that is certainly not there counts as missing."""
+    number = local_display_number(display)
+    if number is None:
+        return True
+    if Path(sockets, f"X{number}").exists():
+        return True
+    try:
+        table = unix_table.read_text(errors="replace")
+    except OSError:
+        return True
+    return f"{sockets}/X{number}" in table
+
+
 # --- What the user is told --------------------------------------------------------------------
 
 def how_to_install(hint: InstallHint) -> str:
@@ -318,6 +345,12 @@ def window_problem(environ: Mapping[str, str] | None = None, platform: str | Non
     environ = os.environ if environ is None else environ
     if not xcb_would_be_used(environ, platform):
         return None
+    display = environ.get("DISPLAY", "")
+    if display and not x_server_reachable(display):
+        # Qt would blame a missing xcb-cursor library here, which misleads
+        return (f"The window cannot open: no X server is running on the display {display} "
+                "($DISPLAY). Start the desktop session (or Xvfb), or set DISPLAY to a running one. "
+                "(The command line works without it: faceorganizer --help.)")
     check = check_xcb_plugin(platform=platform)
     if check.status != "missing":
         return None

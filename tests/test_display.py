@@ -348,6 +348,7 @@ def fresh_ubuntu(monkeypatch: pytest.MonkeyPatch, plugin: Path) -> Path:
     monkeypatch.setattr(display, "run_ldd", lambda path, ldd=None: (LDD_FRESH_DESKTOP, None))
     monkeypatch.setattr(display, "read_os_release", lambda: parse_os_release(UBUNTU))
     monkeypatch.setattr(os, "geteuid", lambda: 1000, raising=False)
+    monkeypatch.setattr(display, "x_server_reachable", lambda name: True)
     return plugin
 
 
@@ -454,3 +455,42 @@ def test_full_report_has_the_display_section_and_keeps_the_others(monkeypatch: p
     assert list(report) == ["faceorganizer", "python", "platform", "packages", "device", "weights",
                             "library", "display"]
     assert report["display"] == {"status": "ok"}
+
+
+UNIX_TABLE = """Num       RefCount Protocol Flags    Type St Inode Path
+0000000000000000: 00000002 00000000 00010000 0001 01 20913 @/tmp/.X11-unix/X7
+0000000000000000: 00000002 00000000 00010000 0001 01 20914 /run/dbus/system_bus_socket
+garbage line without fields
+"""
+
+
+@pytest.mark.parametrize(("name", "number"), [(":0", 0), (":1.0", 1), ("unix:2", 2), (":12.3", 12),
+                                              ("host:0", None), ("localhost:10.0", None), ("", None),
+                                              (":x", None), ("::1:0", None)])
+def test_local_display_numbers(name: str, number: int | None) -> None:
+    assert display.local_display_number(name) == number
+
+
+def test_an_x_server_is_found_by_its_socket_file_or_abstract_socket(tmp_path: Path) -> None:
+    sockets = tmp_path / "x11"
+    sockets.mkdir()
+    (sockets / "X3").write_bytes(b"")
+    table = tmp_path / "unix"
+    table.write_text(UNIX_TABLE.replace("/tmp/.X11-unix", str(sockets)))
+    assert display.x_server_reachable(":3", str(sockets), table)  # the file
+    assert display.x_server_reachable(":7.0", str(sockets), table)  # only the abstract socket
+    assert not display.x_server_reachable(":99", str(sockets), table)
+    assert display.x_server_reachable("remote:0", str(sockets), table)  # cannot tell: not missing
+    assert display.x_server_reachable(":99", str(sockets), tmp_path / "no-proc")  # cannot tell
+
+
+def test_a_display_with_no_x_server_is_said_so_not_blamed_on_a_library(
+        fresh_ubuntu: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by looking: with DISPLAY=:99 and no X server there, Qt says xcb-cursor0 is needed
+    (which was installed) and aborts."""
+    from faceorganizer.gui.app import display_problem
+
+    monkeypatch.setattr(display, "x_server_reachable", lambda name: name != ":0")
+    message = display_problem() or ""
+    assert message.startswith("The window cannot open: no X server is running on the display :0")
+    assert "xcb" not in message

@@ -72,8 +72,8 @@ def print_summary(summary: ScanSummary, library: Path, grouping: ReclusterSummar
     print(f"  photos: {summary.new} new, {summary.unchanged} unchanged, {summary.changed} changed, "
           f"{summary.moved} moved, {summary.missing} missing, {summary.failed} failed")
     if summary.still_failed:
-        print(f"  ({summary.still_failed} of the failed files are unchanged since they failed and were "
-              "not read again; --retry-failed reads them anyway)")
+        print(f"  ({summary.still_failed} failed before and unchanged since: not read again; "
+              "--retry-failed reads them anyway)")
     print(f"  faces found: {summary.faces}")
     print(f"  people: {grouping.people} ({grouping.new_people} new), {grouping.suggestions} "
           f"suggestions waiting, {grouping.unsorted} unsorted faces")

@@ -122,7 +122,7 @@ class PersonPage(QWidget):
         self.model.set_faces(faces)
         unsorted = self.person_id is None
         self.hidden = bool(person and person.hidden)
-        if not self.name.hasFocus():
+        if not (self.name.hasFocus() and self.name.isModified()):  # never a name being typed
             self.name.setText("Unsorted faces" if unsorted else (person.name or "") if person else "")
         self.name.setReadOnly(unsorted)
         suggested = sum(1 for f in faces if f.state == FaceState.SUGGESTED)
@@ -157,11 +157,11 @@ class PersonPage(QWidget):
         with self.context.library.reader() as session:
             person = read.person(session, self.person_id)
             current = person.name if person else None
+        self.name.setModified(False)  # what the field shows is the library's from now on
         if not name or name == current:
             self.name.setText(current or "")
             return
-        pid = self.person_id
-        self.context.decide(f"Name {name}", ops.rename, pid, name)
+        self.context.decide(f"Name {name}", ops.rename, self.person_id, name)
 
     def rename(self) -> None:
         self.name.setFocus()
