@@ -37,22 +37,28 @@ def _face(session: Session, face_id: int) -> Face:
     return face
 
 
-def _drop_if_empty(session: Session, person_id: int | None) -> None:
-    """An unnamed person left without faces is no person at all. Suggestions do not count:
-    they waited on faces that are gone from it, so they go back to the unsorted faces
-    (unless the person is hidden, which the user decided)."""
+def _settle(session: Session, person_id: int | None) -> None:
+    """A person a decision took faces from (or showed again) keeps only what it still has a
+    claim to. Suggestions are questions about a person the user knows (named, hidden, with a
+    confirmed face, or with a face taken out of it: recluster's anchors); a person no longer
+    known has none, so they go back to the unsorted faces. An unnamed person left without
+    faces is no person at all."""
     if person_id is None:
         return
     session.flush()
     person = session.get(Person, person_id)
-    if person is None or person.name is not None:
+    if person is None:
         return
     left = set(session.scalars(select(Face.state).where(Face.person_id == person_id).distinct()))
-    if left and (person.hidden or left != {FaceState.SUGGESTED}):
-        return
-    session.execute(update(Face).where(Face.person_id == person_id)
-                    .values(person_id=None, state=FaceState.AUTO))
-    session.delete(person)
+    known = (person.name is not None or person.hidden or FaceState.CONFIRMED in left
+             or session.scalar(select(Rejection.face_id).where(Rejection.person_id == person_id)
+                               .limit(1)) is not None)
+    if FaceState.SUGGESTED in left and not known:
+        session.execute(update(Face).where(Face.person_id == person_id, Face.state == FaceState.SUGGESTED)
+                        .values(person_id=None, state=FaceState.AUTO))
+        left.discard(FaceState.SUGGESTED)
+    if not left and person.name is None:
+        session.delete(person)
 
 
 def _clean_name(name: str) -> str:
@@ -84,7 +90,7 @@ def create_person(session: Session, face_ids: Iterable[int], name: str | None = 
     for face in faces:
         face.person_id, face.state, face.ignored = person.id, FaceState.CONFIRMED, False
     for person_id in old:
-        _drop_if_empty(session, person_id)
+        _settle(session, person_id)
     return person.id
 
 
@@ -125,7 +131,7 @@ def move(session: Session, face_ids: Iterable[int], person_id: int) -> None:
         session.execute(delete(Rejection).where(Rejection.face_id == face_id,
                                                 Rejection.person_id == person_id))
     for previous in old - {person_id}:
-        _drop_if_empty(session, previous)
+        _settle(session, previous)
 
 
 @decision
@@ -141,7 +147,7 @@ def reject(session: Session, face_ids: Iterable[int]) -> None:
             session.add(Rejection(face_id=face_id, person_id=face.person_id))
         face.person_id, face.state = None, FaceState.AUTO
     for previous in old:
-        _drop_if_empty(session, previous)
+        _settle(session, previous)
 
 
 @decision
@@ -172,6 +178,8 @@ def confirm_suggestions(session: Session, person_id: int) -> int:
 def set_hidden(session: Session, person_id: int, hidden: bool) -> None:
     """Hide a person from the People list (or show it again); its faces stay with it."""
     _person(session, person_id).hidden = hidden
+    if not hidden:
+        _settle(session, person_id)
 
 
 @decision
@@ -185,4 +193,4 @@ def set_ignored(session: Session, face_ids: Iterable[int], ignored: bool = True)
             old.add(face.person_id)
             face.person_id, face.state = None, FaceState.AUTO
     for previous in old:
-        _drop_if_empty(session, previous)
+        _settle(session, previous)

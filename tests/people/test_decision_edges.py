@@ -69,3 +69,41 @@ def test_a_person_left_with_only_suggestions_is_no_person(library: Library) -> N
         assert session.get(Person, first) is None
         row = session.get(Face, faces[1])
         assert (row.person_id, row.state) == (None, FaceState.AUTO)
+
+
+def test_suggestions_leave_a_person_the_user_no_longer_knows(library: Library) -> None:
+    """A face was suggested for a person known by one confirmed face; that face was moved to a
+    new person, so the person is an automatic group again, and a suggestion (a question about
+    someone the user knows) waited on it."""
+    faces = add_faces(library, faces_of(identities(1, seed=3)[0], 6, seed=1))
+    recluster(library, PeopleSettings())
+    with library.reader() as session:
+        person = session.get(Face, faces[0]).person_id
+    ops.confirm(library, [faces[5]])
+    ops.reject(library, [faces[0]])  # faces[0] leaves; person stays known (confirmed face)
+    ops.move(library, [faces[0]], person)  # back, confirmed: the rejection is forgiven
+    ops.create_person(library, [faces[0]])  # and out again to a person of its own
+    with library.session() as session:  # as a regrouping would: faces[1] suggested for person
+        row = session.get(Face, faces[1])
+        row.person_id, row.state = person, FaceState.SUGGESTED
+    ops.create_person(library, [faces[5]])  # its last confirmed face leaves
+    with library.reader() as session:
+        row = session.get(Face, faces[1])
+        assert (row.person_id, row.state) == (None, FaceState.AUTO)
+        assert {f.state for f in session.scalars(select(Face).where(Face.person_id == person))} == {
+            FaceState.AUTO}
+
+
+def test_showing_a_hidden_unknown_person_again_takes_its_suggestions_back(library: Library) -> None:
+    faces = add_faces(library, faces_of(identities(1, seed=4)[0], 3, seed=1))
+    recluster(library, PeopleSettings())
+    with library.reader() as session:
+        person = session.get(Face, faces[0]).person_id
+    ops.set_hidden(library, person, True)
+    with library.session() as session:
+        row = session.get(Face, faces[2])
+        row.state = FaceState.SUGGESTED
+    ops.set_hidden(library, person, False)
+    with library.reader() as session:
+        row = session.get(Face, faces[2])
+        assert (row.person_id, row.state) == (None, FaceState.AUTO)
