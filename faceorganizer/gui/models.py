@@ -11,7 +11,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistent
 
 from faceorganizer.store import read
 from faceorganizer.store.read import FaceSummary, PersonSummary, PhotoSummary
-from faceorganizer.store.states import FaceState, PhotoStatus
+from faceorganizer.store.states import FaceState, PersonState, PhotoStatus
 
 from .context import AppContext
 
@@ -52,13 +52,11 @@ def _date(face_or_photo: Any) -> str:
 
 class PeopleModel(_ThumbnailModel):
     """People tiles: unnamed people with the most faces first (quick to review), then named
-    ones by name. ``mode``: "all" (not hidden), "named", "unnamed" or "hidden"."""
-
-    MODES = ("all", "named", "unnamed", "hidden")
+    ones by name. ``mode``: None for everyone shown (not hidden), or one ``PersonState``."""
 
     def __init__(self, context: AppContext, size: int = 128, parent: QObject | None = None) -> None:
         super().__init__(context, size, parent)
-        self.mode = "all"
+        self.mode: PersonState | None = None
         self._all: list[PersonSummary] = []
         self._rows: list[PersonSummary] = []
         self.unsorted = 0
@@ -74,18 +72,13 @@ class PeopleModel(_ThumbnailModel):
         """All people with faces, whatever the filter."""
         return self._all
 
-    def set_mode(self, mode: str) -> None:
+    def set_mode(self, mode: PersonState | None) -> None:
         self.mode = mode
         self._apply()
 
     def _apply(self) -> None:
-        keep = {
-            "all": lambda p: not p.hidden,
-            "named": lambda p: p.name is not None and not p.hidden,
-            "unnamed": lambda p: p.name is None and not p.hidden,
-            "hidden": lambda p: p.hidden,
-        }[self.mode]
-        rows = [p for p in self._all if keep(p)]
+        rows = [p for p in self._all
+                if (p.state != PersonState.HIDDEN if self.mode is None else p.state == self.mode)]
         rows.sort(key=lambda p: (p.name is not None, -p.faces if p.name is None else 0,
                                  (p.name or "").casefold(), p.id))
         self.beginResetModel()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from faceorganizer.people import operations as ops
+from faceorganizer.store.states import PersonState
 
 from .context import AppContext
 from .dialogs import NEW_PERSON, ChoosePerson
@@ -90,8 +91,8 @@ class PeoplePage(QWidget):
         header.addWidget(self.title)
         header.addStretch()
         self.filter = QComboBox()
-        for mode, label in [("all", "Everyone"), ("unnamed", "Unnamed"), ("named", "Named"),
-                            ("hidden", "Hidden")]:
+        for mode, label in [(None, "Everyone"), (PersonState.UNNAMED, "Unnamed"),
+                            (PersonState.NAMED, "Named"), (PersonState.HIDDEN, "Hidden")]:
             self.filter.addItem(label, mode)
         self.filter.currentIndexChanged.connect(
             lambda _i: self.model.set_mode(self.filter.currentData()))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from faceorganizer.store.roots import under_prefix
 from faceorganizer.store.schema import Face, Person, Photo, Root
-from faceorganizer.store.states import FaceState, PhotoStatus
+from faceorganizer.store.states import FaceState, PersonState, PhotoStatus
 
 Box = tuple[float, float, float, float]
 
@@ -43,6 +43,10 @@ class PersonSummary:
     faces: int
     suggestions: int
     cover: FaceSummary | None  # the most certain, largest face
+
+    @property
+    def state(self) -> PersonState:
+        return PersonState.of(self.name, self.hidden)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The states a photo and a face can be in, as enums (stored as their lower-case values)."""
+"""The states a photo, a face and a person can be in, as enums (stored or shown as their
+lower-case values)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,17 @@ class FaceState(_Value):
     AUTO = "auto"  # clustering put it there; the next re-clustering may move it
     SUGGESTED = "suggested"  # close to a person the user knows; waits for a yes or no
     CONFIRMED = "confirmed"  # the user said so; nothing automatic moves it
+
+
+class PersonState(_Value):
+    """How the user knows a person, as the People view filters them (a person is one of these)."""
+
+    NAMED = "named"
+    UNNAMED = "unnamed"
+    HIDDEN = "hidden"  # named or not, hidden from the People list
+
+    @classmethod
+    def of(cls, name: str | None, hidden: bool) -> PersonState:
+        if hidden:
+            return cls.HIDDEN
+        return cls.UNNAMED if name is None else cls.NAMED

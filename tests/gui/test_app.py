@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from faceorganizer.people import operations as ops
 from faceorganizer.store.read import people_and_faces as list_people
+from faceorganizer.store.states import PersonState
 from tests.fakes import fake_models
 from tests.gui.conftest import scan
 
@@ -64,7 +65,7 @@ def test_rename_confirm_reject_move_hide_and_merge(qtbot, make_window, photo_fol
     qtbot.mouseClick(page.hide_button, Qt.MouseButton.LeftButton)
     assert page.summary.text().endswith("(hidden)")
     assert bob.id not in {p.id for p in people_by_size(window)}
-    window.people.filter.setCurrentIndex(window.people.filter.findData("hidden"))
+    window.people.filter.setCurrentIndex(window.people.filter.findData(PersonState.HIDDEN))
     assert [p.id for p in people_by_size(window)] == [bob.id]
     window.people.filter.setCurrentIndex(0)
     # Merge Cat into Ann, as a drop of one tile onto another would.
