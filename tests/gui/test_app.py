@@ -218,24 +218,13 @@ def test_real_models_end_to_end(qtbot, make_window, tmp_path: Path, data_dir: Pa
 def test_switching_weights_re_embeds_in_the_background_and_keeps_names(
         qtbot, make_window, photo_folder, tmp_path: Path, monkeypatch) -> None:
     from faceorganizer.gui.settings_dialog import SettingsDialog
-    from faceorganizer.models.base import Models
     from faceorganizer.models.weights import ResolvedWeights
     from faceorganizer.reembed import record, recorded_weights, stale_faces
-    from tests.fakes import FakeDetector, FakeEmbedder
-    from tests.test_reembed import OtherEmbedder
+
+    from tests.gui.test_jobs import weights_following_models
 
     holder: list = []
-
-    def models(progress):
-        """Fake "weights": the embedder follows what the library records, as the real one does."""
-        recorded = recorded_weights(holder[0].context.library)
-        embedder = FakeEmbedder() if recorded is None or recorded.space.model_id == "fake-embedder" \
-            else OtherEmbedder()
-        if recorded is not None:
-            embedder.space = recorded.space
-        return Models(FakeDetector(), embedder)
-
-    window = make_window(models=models)
+    window = make_window(models=weights_following_models(holder))
     holder.append(window)
     library = window.context.library
     scan(qtbot, window, photo_folder)
