@@ -220,7 +220,6 @@ def test_switching_weights_re_embeds_in_the_background_and_keeps_names(
     from faceorganizer.gui.settings_dialog import SettingsDialog
     from faceorganizer.models.weights import ResolvedWeights
     from faceorganizer.reembed import record, recorded_weights, stale_faces
-
     from tests.gui.test_jobs import weights_following_models
 
     holder: list = []
