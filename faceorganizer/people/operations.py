@@ -1,7 +1,9 @@
 """What the user decides about people and faces. Each operation is one transaction.
 
 Each is a :func:`~faceorganizer.people.undo.decision`: called as ``op(library, ...)``,
-or ``op.undoable(library, ...)`` to get what it changed for undo. Every one bumps the
+or ``op.undoable(library, ...)`` to get what it changed for undo. After each, the people
+it touched are settled (``people.anchors``: a person left without faces goes, one no
+longer known gives back its suggestions), in the same transaction. Every one bumps the
 library's decision counter, so that a re-clustering planned before it does not
 overwrite it (:mod:`faceorganizer.people.recluster`).
 """
@@ -37,30 +39,6 @@ def _face(session: Session, face_id: int) -> Face:
     return face
 
 
-def _settle(session: Session, person_id: int | None) -> None:
-    """A person a decision took faces from (or showed again) keeps only what it still has a
-    claim to. Suggestions are questions about a person the user knows (named, hidden, with a
-    confirmed face, or with a face taken out of it: recluster's anchors); a person no longer
-    known has none, so they go back to the unsorted faces. An unnamed person left without
-    faces is no person at all."""
-    if person_id is None:
-        return
-    session.flush()
-    person = session.get(Person, person_id)
-    if person is None:
-        return
-    left = set(session.scalars(select(Face.state).where(Face.person_id == person_id).distinct()))
-    known = (person.name is not None or person.hidden or FaceState.CONFIRMED in left
-             or session.scalar(select(Rejection.face_id).where(Rejection.person_id == person_id)
-                               .limit(1)) is not None)
-    if FaceState.SUGGESTED in left and not known:
-        session.execute(update(Face).where(Face.person_id == person_id, Face.state == FaceState.SUGGESTED)
-                        .values(person_id=None, state=FaceState.AUTO))
-        left.discard(FaceState.SUGGESTED)
-    if not left and person.name is None:
-        session.delete(person)
-
-
 def _clean_name(name: str) -> str:
     cleaned = " ".join(name.split())
     if not cleaned:
@@ -86,11 +64,8 @@ def create_person(session: Session, face_ids: Iterable[int], name: str | None = 
     person = Person(name=_clean_name(name) if name is not None else None)
     session.add(person)
     session.flush()
-    old = {f.person_id for f in faces}
     for face in faces:
         face.person_id, face.state, face.ignored = person.id, FaceState.CONFIRMED, False
-    for person_id in old:
-        _settle(session, person_id)
     return person.id
 
 
@@ -123,31 +98,23 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
 def move(session: Session, face_ids: Iterable[int], person_id: int) -> None:
     """Put faces into a person, confirmed (a rejection of them from it is forgiven)."""
     _person(session, person_id)
-    old: set[int | None] = set()
     for face_id in face_ids:
         face = _face(session, face_id)
-        old.add(face.person_id)
         face.person_id, face.state, face.ignored = person_id, FaceState.CONFIRMED, False
         session.execute(delete(Rejection).where(Rejection.face_id == face_id,
                                                 Rejection.person_id == person_id))
-    for previous in old - {person_id}:
-        _settle(session, previous)
 
 
 @decision
 def reject(session: Session, face_ids: Iterable[int]) -> None:
     """"Not this person": the faces leave their person and are never put or suggested there again."""
-    old: set[int] = set()
     for face_id in face_ids:
         face = _face(session, face_id)
         if face.person_id is None:
             raise PeopleError(f"Face {face_id} belongs to no person.")
-        old.add(face.person_id)
         if session.get(Rejection, (face_id, face.person_id)) is None:
             session.add(Rejection(face_id=face_id, person_id=face.person_id))
         face.person_id, face.state = None, FaceState.AUTO
-    for previous in old:
-        _settle(session, previous)
 
 
 @decision
@@ -178,19 +145,13 @@ def confirm_suggestions(session: Session, person_id: int) -> int:
 def set_hidden(session: Session, person_id: int, hidden: bool) -> None:
     """Hide a person from the People list (or show it again); its faces stay with it."""
     _person(session, person_id).hidden = hidden
-    if not hidden:
-        _settle(session, person_id)
 
 
 @decision
 def set_ignored(session: Session, face_ids: Iterable[int], ignored: bool = True) -> None:
     """Mark faces as not faces (ignored everywhere: people, clustering, search), or undo it."""
-    old: set[int | None] = set()
     for face_id in face_ids:
         face = _face(session, face_id)
         face.ignored = ignored
         if ignored:
-            old.add(face.person_id)
             face.person_id, face.state = None, FaceState.AUTO
-    for previous in old:
-        _settle(session, previous)

@@ -27,9 +27,10 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from sqlalchemy import Column, Integer, MetaData, Table, delete, insert, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
+from faceorganizer.people.anchors import settle
 from faceorganizer.store import Library
 from faceorganizer.store.records import bump_revision
-from faceorganizer.store.schema import Base
+from faceorganizer.store.schema import Base, Person
 from faceorganizer.store.states import FaceState
 
 P = ParamSpec("P")
@@ -125,6 +126,26 @@ class _Recorder:
                                   f"VALUES ({new_keys}{', ' + nulls if nulls else ''}, 0); END")
             for statement in statements:
                 session.execute(text(statement))
+
+    def touched_people(self) -> set[int]:
+        """The people the operation touched so far: its own rows, and the people that logged or
+        current rows point at."""
+        self.session.flush()
+        found: set[int] = set()
+        for part, log in zip(PARTS, _LOGS, strict=True):
+            columns = [c for c in (*part.key, *part.values) if _is_person(c)]
+            if not columns:
+                continue
+            n = len(part.key)
+            logged = self.session.execute(select(*(log.c[c.name] for c in part.key),
+                                                 *(log.c[c.name] for c in columns))).all()
+            found.update(v for row in logged for v in row[n:] if v is not None)
+            keys = [tuple(row[:n]) for row in logged]
+            for start in range(0, len(keys), 400):
+                found.update(v for row in self.session.execute(
+                    select(*columns).where(_key_in(part, keys[start:start + 400]))) for v in row
+                    if v is not None)
+        return found
 
     def change(self) -> Change:
         self.session.flush()
@@ -258,10 +279,34 @@ def _parent_exists(session: Session, column: Column[Any], value: Any) -> bool:
     return session.execute(select(target).where(target == value)).first() is not None
 
 
+def _is_person(column: Column[Any]) -> bool:
+    """Whether ``column`` holds a person's id (the people table's key, or a reference to it)."""
+    people = Person.__table__
+    return (column.table is people and column.primary_key) or any(
+        fk.column.table is people for fk in column.foreign_keys)
+
+
+def _people_in(change: Change) -> set[int]:
+    """The people a change touched: its people rows and those its other rows point at."""
+    found: set[int] = set()
+    parts = {p.table.name: p for p in PARTS}
+    for table in change.tables:
+        part = parts[table.table]
+        columns = (*part.key, *part.values)
+        positions = [i for i, c in enumerate(columns) if _is_person(c)]
+        for key in table.before:
+            for side in (table.before[key], table.after[key]):
+                row = (*key, *(side if side is not None else (None,) * len(part.values)))
+                found.update(row[i] for i in positions if row[i] is not None)
+    return found
+
+
 def undo(library: Library, change: Change) -> None:
-    """Put the decisions ``change`` changed back as they were before it."""
+    """Put the decisions ``change`` changed back as they were before it (then settle the
+    people it touched, as a decision does: ``people.anchors``)."""
     with library.session() as session:
         _apply(session, change, "before")
+        settle(session, _people_in(change))
         bump_revision(session)
 
 
@@ -269,6 +314,7 @@ def redo(library: Library, change: Change) -> None:
     """Make the decisions ``change`` made again."""
     with library.session() as session:
         _apply(session, change, "after")
+        settle(session, _people_in(change))
         bump_revision(session)
 
 
@@ -287,6 +333,7 @@ class Decision(Generic[P, T]):
         with library.session() as session:
             recorder = _Recorder(session)
             result = self._operation(session, *args, **kwargs)
+            settle(session, recorder.touched_people())  # recorded too: undo puts it back
             change = recorder.change()
             bump_revision(session)
         return result, change

@@ -107,3 +107,23 @@ def test_showing_a_hidden_unknown_person_again_takes_its_suggestions_back(librar
     with library.reader() as session:
         row = session.get(Face, faces[2])
         assert (row.person_id, row.state) == (None, FaceState.AUTO)
+
+
+def test_undo_that_leaves_a_person_unknown_takes_its_suggestions_back(library: Library) -> None:
+    """Confirm a face (the person becomes known), a scan suggests a new face for it, undo the
+    confirmation: the person is an automatic group again and the suggestion waited on it."""
+    d = identities(1, seed=5)[0]
+    faces = add_faces(library, faces_of(d, 2, seed=1))
+    recluster(library, PeopleSettings())
+    _, change = ops.confirm.undoable(library, [faces[0]])
+    late = add_faces(library, faces_of(d, 1, seed=9))[0]  # a scan finds one more
+    recluster(library, PeopleSettings(), only_if_stale=True)
+    with library.reader() as session:
+        person = session.get(Face, faces[0]).person_id
+        assert (session.get(Face, late).person_id, session.get(Face, late).state) == (
+            person, FaceState.SUGGESTED)
+    undo(library, change)
+    with library.reader() as session:
+        row = session.get(Face, late)
+        assert (row.person_id, row.state) == (None, FaceState.AUTO)
+        assert session.get(Face, faces[0]).state == FaceState.AUTO
