@@ -430,5 +430,5 @@ TestLibraryDecisions = LibraryMachine.TestCase
 @pytest.mark.slow
 def test_many_more_sequences() -> None:
     run_state_machine_as_test(LibraryMachine, settings=settings(
-        max_examples=3000, stateful_step_count=30, deadline=None, database=None, print_blob=True,
+        max_examples=2000, stateful_step_count=30, deadline=None, database=None, print_blob=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
