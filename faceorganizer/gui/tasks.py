@@ -10,6 +10,7 @@ from pathlib import Path
 from faceorganizer.jobs import GroupingFinished, GroupingStarted, reembed_and_group, scan_and_group
 from faceorganizer.models.weights import resolve
 from faceorganizer.people.recluster import recluster
+from faceorganizer.people.settings import load_settings
 from faceorganizer.reembed import record, stale_faces
 
 from .context import AppContext
@@ -35,12 +36,12 @@ def warm_up(context: AppContext) -> Job:
 
 def scan(context: AppContext, folders: Sequence[str], *, retry_failed: bool = False) -> Job:
     """Scan ``folders`` and regroup; ``retry_failed``: read the files that failed again."""
-    library, models = context.library, context.models
-    settings, people = context.scan_settings(), context.people_settings()
+    library, models, settings = context.library, context.models, context.scan_settings()
     folders = list(folders)
 
     def work(cancel: threading.Event) -> Iterator[object]:
-        yield from scan_and_group(library, folders, models.get, settings, people, cancel,
+        # the people settings are read when the job runs: a change made while it waited counts
+        yield from scan_and_group(library, folders, models.get, settings, None, cancel,
                                   retry_failed=retry_failed)
 
     names = ", ".join(Path(f).name or f for f in folders)
@@ -49,11 +50,11 @@ def scan(context: AppContext, folders: Sequence[str], *, retry_failed: bool = Fa
 
 
 def regroup(context: AppContext) -> Job:
-    library, people = context.library, context.people_settings()
+    library = context.library
 
     def work(cancel: threading.Event) -> Iterator[object]:
         yield GroupingStarted()
-        yield GroupingFinished(recluster(library, people))
+        yield GroupingFinished(recluster(library, load_settings(library)))  # as they are by then
 
     return Job("Grouping faces into people...", work)
 

@@ -233,3 +233,20 @@ def test_retry_failed_files_reads_a_failed_unchanged_file_again(
 def status_of(window, path: Path) -> str:
     with window.context.library.reader() as session:
         return next(p.status for p in read.photos(session) if p.path == str(path))
+
+
+def test_a_waiting_job_groups_with_the_settings_of_when_it_runs(qtbot, make_window, photo_folder) -> None:
+    """Jobs queue now, so one that waits must read the people settings when it runs, not when it
+    was queued: a setting changed meanwhile (and its own regrouping) must not be undone."""
+    from faceorganizer.people.settings import save_settings
+
+    window = gated_window(make_window)
+    window.start_scan([str(photo_folder)])
+    assert window.gate.waiting.wait(30)
+    window.regroup()  # queued behind the scan
+    save_settings(window.context.library, window.context.people_settings().with_overrides(min_faces=3))
+    with qtbot.waitSignal(window.jobs.idle, timeout=60_000):
+        window.gate.release.set()
+    with window.context.library.reader() as session:
+        sizes = sorted(len(p.faces) for p in people_and_faces(session))
+    assert sizes == [3, 5]  # Cat's 2 faces are no person with min_faces 3
