@@ -193,17 +193,12 @@ class Change:
     def __bool__(self) -> bool:
         return bool(self.tables)
 
-    def rows(self) -> int:
-        return sum(len(t.before) for t in self.tables)
-
 
 def _exists(session: Session, part: _Part, keys: list[Key]) -> set[Key]:
     found: set[Key] = set()
-    columns = tuple_(*part.key) if len(part.key) > 1 else part.key[0]
     for start in range(0, len(keys), 400):
-        chunk = keys[start:start + 400]
-        wanted = chunk if len(part.key) > 1 else [k[0] for k in chunk]
-        found.update(tuple(r) for r in session.execute(select(*part.key).where(columns.in_(wanted))))
+        found.update(tuple(r) for r in session.execute(
+            select(*part.key).where(_key_in(part, keys[start:start + 400]))))
     return found
 
 
