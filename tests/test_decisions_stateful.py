@@ -3,8 +3,9 @@ checked after every step (Hypothesis stateful testing, fake detector and embedde
 
 Steps: add, move, copy, delete and restore photo files and add a broken one; scan
 (and rescan); name, merge, move faces (to a person or a new one), reject, confirm,
-confirm all, hide and show, ignore and take back; undo and redo; regroup; switch the
-weights back and forth. After every step:
+confirm all, hide and show, ignore and take back, say two people are different ("apart")
+and take it back, answer the most useful open question yes or no; undo and redo; regroup;
+switch the weights back and forth. After every step:
 
 - no named or hidden person, confirmed face, rejection or "not a face" changes unless
   the step was a user decision about it (and a refused decision changes nothing);
@@ -13,7 +14,9 @@ weights back and forth. After every step:
 - a photo whose bytes did not change keeps its face ids (also when it comes back to its
   path after being gone, beside a copy of itself);
 - every face belongs to at most one person, which exists; suggestions only go to
-  people the user knows; faces marked as not a face belong to no one.
+  people the user knows; faces marked as not a face belong to no one;
+- no open question is about a pair said to be different, or a face said not to be that
+  person.
 
 The normal run tries a few hundred sequences (well under a minute); ``-m slow`` many more.
 """
@@ -45,13 +48,14 @@ from faceorganizer.models.base import Models
 from faceorganizer.models.weights import ResolvedWeights
 from faceorganizer.people import operations as ops
 from faceorganizer.people.operations import PeopleError
+from faceorganizer.people.questions import QuestionBoard
 from faceorganizer.people.recluster import recluster
 from faceorganizer.people.settings import PeopleSettings, load_settings, save_settings
 from faceorganizer.people.undo import Change, capture, redo, undo
 from faceorganizer.reembed import record
 from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library
-from faceorganizer.store.schema import Face, Person, Photo, Rejection
+from faceorganizer.store.schema import Apart, Face, Person, Photo, Rejection
 from faceorganizer.store.states import FaceState, PhotoStatus
 from tests.fakes import FakeDetector, FakeEmbedder
 from tests.test_reembed import OtherEmbedder
@@ -90,6 +94,7 @@ def protected(state: dict) -> dict:
                       if face_state == FaceState.CONFIRMED},
         "ignored": {fid for fid, (_, _, ignored) in faces.items() if ignored},
         "rejections": set(state["rejections"]),
+        "apart": set(state["apart"]),
     }
 
 
@@ -174,6 +179,8 @@ class LibraryMachine(RuleBasedStateMachine):
         assert old["ignored"] ^ new["ignored"] <= about_faces
         for face, person in old["rejections"] ^ new["rejections"]:
             assert face in about_faces or person in about_people, (operation, face, person)
+        for pair in old["apart"] ^ new["apart"]:
+            assert set(pair) & about_people, (operation, pair)
         del self.history[len(self.history) - self.redone:]
         self.redone = 0
         self.history.append(change)
@@ -354,6 +361,36 @@ class LibraryMachine(RuleBasedStateMachine):
         self.decide(ops.set_ignored, faces, ignored, about_people=self.persons_of(faces),
                     about_faces=set(faces))
 
+    @precondition(lambda self: len(self.people_ids()) >= 1)
+    @rule(data=st.data(), take_back=st.booleans())
+    def apart(self, data: st.DataObject, take_back: bool) -> None:
+        people = self.people_ids()
+        first, second = data.draw(st.sampled_from(people)), data.draw(st.sampled_from(people))
+        self.decide(ops.forget_apart if take_back else ops.apart, first, second,
+                    about_people={first, second}, about_faces=set())
+
+    @rule(yes=st.booleans())
+    def answer(self, yes: bool) -> None:
+        """The Review page's way: the most useful open question, answered."""
+        questions = QuestionBoard(self.library).questions(limit=1)
+        if not questions:
+            return
+        q = questions[0]
+        if q.kind == "merge":
+            assert q.person is not None
+            faces = self.faces_of(q.person) | self.faces_of(q.into)
+            self.decide(ops.merge if yes else ops.apart, q.person, q.into,
+                        about_people={q.person, q.into}, about_faces=faces if yes else set())
+        else:
+            assert q.face is not None
+            owner = self.persons_of([q.face])
+            if yes:
+                self.decide(ops.move, [q.face], q.into, about_people=owner | {q.into},
+                            about_faces={q.face})
+            else:
+                self.decide(ops.reject, [q.face], None if owner else q.into,
+                            about_people=owner | {q.into}, about_faces={q.face})
+
     @precondition(lambda self: len(self.history) > self.redone)
     @rule()
     def undo(self) -> None:
@@ -373,6 +410,9 @@ class LibraryMachine(RuleBasedStateMachine):
                     face, person = key
                     assert current == values or (face,) not in state["faces"] or (
                         person,) not in state["people"], (key, current, values)
+                elif table.table == "apart":
+                    assert current == values or not all((p,) in state["people"] for p in key), (
+                        key, current, values)
                 elif current is not None:
                     person, face_state, ignored = current
                     assert (person, face_state, ignored) == values or (
@@ -407,6 +447,10 @@ class LibraryMachine(RuleBasedStateMachine):
             confirmed = set(session.scalars(select(Face.person_id).where(
                 Face.state == FaceState.CONFIRMED)))
             corrected = set(session.scalars(select(Rejection.person_id)))  # a face taken out of them
+            apart = set((a, b) for a, b in session.execute(select(Apart.person_id, Apart.other_id)))
+            assert all(a < b and a in people and b in people for a, b in apart)
+            corrected |= {p for pair in apart for p in pair}
+            rejected = set((f, p) for f, p in session.execute(select(Rejection.face_id, Rejection.person_id)))
             for person, face_state, ignored in session.execute(
                     select(Face.person_id, Face.state, Face.ignored)):
                 assert person is None or person in people
@@ -419,6 +463,11 @@ class LibraryMachine(RuleBasedStateMachine):
             ok = session.scalar(select(func.count()).select_from(Photo).where(
                 Photo.status == PhotoStatus.OK))
         assert ok is not None
+        for q in QuestionBoard(self.library).questions():
+            if q.kind == "merge":
+                assert (min(q.person, q.into), max(q.person, q.into)) not in apart
+            else:
+                assert (q.face, q.into) not in rejected
 
 
 LibraryMachine.TestCase.settings = settings(

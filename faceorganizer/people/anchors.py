@@ -1,11 +1,12 @@
 """Who the user knows, and what a person may hold once a decision (or its undo) has changed it.
 
-A person the user knows is an *anchor*: named, hidden, with a confirmed face, or with a face
-taken out of it ("not this person"). Suggestions are questions about an anchor ("is this
-face X?"); an unnamed person left without faces is no person at all. :func:`settle` puts a
-person back in that shape after anything changed it: every decision runs it on the people
-it touched, inside its own transaction, and so do undo and redo (``people.undo``); the
-regrouping keeps the same rule for the people it plans (``people.recluster.anchors``).
+A person the user knows is an *anchor*: named, hidden, with a confirmed face, with a face
+taken out of it ("not this person"), or said to be different from another person ("apart").
+Suggestions are questions about an anchor ("is this face X?"); an unnamed person left
+without faces is no person at all. :func:`settle` puts a person back in that shape after
+anything changed it: every decision runs it on the people it touched, inside its own
+transaction, and so do undo and redo (``people.undo``); the regrouping keeps the same rule
+for the people it plans (``people.recluster.anchors``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from faceorganizer.store.schema import Face, Person, Rejection
+from faceorganizer.store.schema import Apart, Face, Person, Rejection
 from faceorganizer.store.states import FaceState
 
 
@@ -23,7 +24,9 @@ def is_known(session: Session, person: Person, states: set[FaceState]) -> bool:
     """Whether the user knows ``person`` (whose faces are in ``states``)."""
     return (person.name is not None or person.hidden or FaceState.CONFIRMED in states
             or session.scalar(select(Rejection.face_id).where(Rejection.person_id == person.id)
-                              .limit(1)) is not None)
+                              .limit(1)) is not None
+            or session.scalar(select(Apart.person_id).where(
+                (Apart.person_id == person.id) | (Apart.other_id == person.id)).limit(1)) is not None)
 
 
 def settle(session: Session, person_ids: Iterable[int | None]) -> None:

@@ -11,13 +11,14 @@ overwrite it (:mod:`faceorganizer.people.recluster`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from faceorganizer.errors import FaceorganizerError
 from faceorganizer.people.undo import decision
-from faceorganizer.store.schema import Face, Person, Rejection
+from faceorganizer.store.schema import Apart, Face, Person, Rejection
 from faceorganizer.store.states import FaceState
 
 
@@ -72,7 +73,9 @@ def create_person(session: Session, face_ids: Iterable[int], name: str | None = 
 @decision
 def merge(session: Session, source_id: int, target_id: int) -> None:
     """Merge ``source`` into ``target``: its faces are confirmed there, its name is kept if
-    ``target`` has none, what was rejected from it is rejected from ``target``."""
+    ``target`` has none, what was rejected from it is rejected from ``target``, and the people
+    it was said to be different from are different from ``target``. (Saying they are the same
+    takes back an earlier "different" between the two.)"""
     if source_id == target_id:
         raise PeopleError("A person cannot be merged into itself.")
     source, target = _person(session, source_id), _person(session, target_id)
@@ -89,6 +92,10 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
                if f not in moved]
     already = set(session.scalars(select(Rejection.face_id).where(Rejection.person_id == target_id)))
     session.add_all(Rejection(face_id=f, person_id=target_id) for f in carried if f not in already)
+    for other in _apart_from(session, source_id):
+        if other != target_id:
+            _put_apart(session, target_id, other)
+    session.execute(delete(Apart).where(_pair(source_id, target_id)))
     if target.name is None and source.name is not None:
         target.name = source.name
     session.delete(source)
@@ -106,14 +113,21 @@ def move(session: Session, face_ids: Iterable[int], person_id: int) -> None:
 
 
 @decision
-def reject(session: Session, face_ids: Iterable[int]) -> None:
-    """"Not this person": the faces leave their person and are never put or suggested there again."""
+def reject(session: Session, face_ids: Iterable[int], person_id: int | None = None) -> None:
+    """"Not this person": the faces leave their person and are never put or suggested there
+    again. A face in no person needs ``person_id``: the person it is not ("is this face X?" —
+    no); a face in a person may only name that person."""
+    if person_id is not None:
+        _person(session, person_id)
     for face_id in face_ids:
         face = _face(session, face_id)
-        if face.person_id is None:
-            raise PeopleError(f"Face {face_id} belongs to no person.")
-        if session.get(Rejection, (face_id, face.person_id)) is None:
-            session.add(Rejection(face_id=face_id, person_id=face.person_id))
+        if face.person_id is None and person_id is None:
+            raise PeopleError(f"Face {face_id} belongs to no person; say which person it is not.")
+        if face.person_id is not None and person_id is not None and face.person_id != person_id:
+            raise PeopleError(f"Face {face_id} is in person {face.person_id}, not {person_id}.")
+        rejected = face.person_id if face.person_id is not None else person_id
+        if session.get(Rejection, (face_id, rejected)) is None:
+            session.add(Rejection(face_id=face_id, person_id=rejected))
         face.person_id, face.state = None, FaceState.AUTO
 
 
@@ -155,3 +169,42 @@ def set_ignored(session: Session, face_ids: Iterable[int], ignored: bool = True)
         face.ignored = ignored
         if ignored:
             face.person_id, face.state = None, FaceState.AUTO
+
+
+def _pair(first: int, second: int) -> Any:
+    low, high = sorted((first, second))
+    return (Apart.person_id == low) & (Apart.other_id == high)
+
+
+def _apart_from(session: Session, person_id: int) -> list[int]:
+    """The people ``person_id`` was said to be different from."""
+    rows = session.execute(select(Apart.person_id, Apart.other_id).where(
+        (Apart.person_id == person_id) | (Apart.other_id == person_id))).all()
+    return sorted({b if a == person_id else a for a, b in rows})
+
+
+def _put_apart(session: Session, first: int, second: int) -> bool:
+    low, high = sorted((first, second))
+    if session.get(Apart, (low, high)) is not None:
+        return False
+    session.add(Apart(person_id=low, other_id=high))
+    return True
+
+
+@decision
+def apart(session: Session, person_id: int, other_id: int) -> bool:
+    """"These two are different people", for good: no scan or regrouping puts their faces
+    together, and the pair is not asked about again. Both become people the user knows.
+    False if it was already said."""
+    if person_id == other_id:
+        raise PeopleError("A person cannot be different from itself.")
+    _person(session, person_id)
+    _person(session, other_id)
+    return _put_apart(session, person_id, other_id)
+
+
+@decision
+def forget_apart(session: Session, person_id: int, other_id: int) -> bool:
+    """Take back "these two are different people"; False if it was never said."""
+    result = session.execute(delete(Apart).where(_pair(person_id, other_id)))
+    return bool(getattr(result, "rowcount", 0))

@@ -1,8 +1,9 @@
 """Re-clustering a library around the user's decisions, which it never changes.
 
-A person the user has named, hidden, confirmed a face of, or taken a face out of
-("not this person") is an *anchor*: its name, its confirmed faces and every face it
-holds stay exactly where they are, and so do the rejections that refer to it.
+A person the user has named, hidden, confirmed a face of, taken a face out of
+("not this person"), or said is different from another person ("apart") is an *anchor*:
+its name, its confirmed faces and every face it holds stay exactly where they are, and so
+do the rejections and "apart" pairs that refer to it.
 Everything else is recomputed from the embeddings:
 
 1. Each free face (not held by an anchor, or only suggested to one) that passes the
@@ -33,7 +34,7 @@ from faceorganizer.errors import FaceorganizerError
 from faceorganizer.people.clustering import cluster
 from faceorganizer.people.settings import PeopleSettings
 from faceorganizer.store import Library, read
-from faceorganizer.store.people import FaceTable, face_table, rejections
+from faceorganizer.store.people import FaceTable, apart_pairs, face_table, rejections
 from faceorganizer.store.records import faces_revision, grouping_is_stale, mark_grouped, revision
 from faceorganizer.store.schema import Face, Person
 from faceorganizer.store.states import FaceState
@@ -59,6 +60,7 @@ class _Snapshot:
     faces: FaceTable
     people: dict[int, tuple[str | None, bool]]
     rejected: set[tuple[int, int]]
+    apart: set[tuple[int, int]]
     revision: int
     faces_revision: int
 
@@ -77,18 +79,20 @@ class _Plan:
 def _snapshot(library: Library) -> _Snapshot:
     with library.reader() as session:
         people = {p.id: (p.name, p.hidden) for p in session.scalars(select(Person))}
-        return _Snapshot(face_table(session), people, rejections(session), revision(session),
-                         faces_revision(session))
+        return _Snapshot(face_table(session), people, rejections(session), apart_pairs(session),
+                         revision(session), faces_revision(session))
 
 
 def anchors(snapshot: _Snapshot) -> set[int]:
-    """People the user has made decisions about: named, hidden, with a confirmed face, or with a
+    """People the user has made decisions about: named, hidden, with a confirmed face, with a
     face taken out of them (an automatic group the user corrected is one they know; dropping
-    it would also drop the rejection, and the face would rejoin the faces it was taken from)."""
+    it would also drop the rejection, and the face would rejoin the faces it was taken from),
+    or said to be different from someone (dropping it would drop the "apart")."""
     fixed = {pid for pid, (name, hidden) in snapshot.people.items() if name is not None or hidden}
     faces = snapshot.faces
     fixed.update(int(p) for p in np.unique(faces.person[faces.state == FaceState.CONFIRMED]) if p != NONE)
     fixed.update(person for _, person in snapshot.rejected if person in snapshot.people)
+    fixed.update(person for pair in snapshot.apart for person in pair if person in snapshot.people)
     return fixed
 
 

@@ -4,8 +4,8 @@ The version lives in SQLite's ``PRAGMA user_version``. ``MIGRATIONS[n]`` turns a
 version-``n`` library into version ``n + 1``; they run in order, in one
 transaction, after a backup copy of the file is made, with foreign-key actions off
 (so that rebuilding a table cascades nothing) and a foreign-key check before the
-commit. Version 1 is the first schema; ``tests/fixtures/library_v1.sql`` and
-``library_v2.sql`` keep real libraries of those versions so every later migration
+commit. Version 1 is the first schema; ``tests/fixtures/library_v1.sql``,
+``library_v2.sql`` and ``library_v3.sql`` keep real libraries of those versions so every later migration
 is tested from them. A migration's DDL is written out here, not taken from the
 current models, so that it stays what it was when later schemas change.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # 'FOrg': marks the file as a faceorganizer library.
 APPLICATION_ID = 0x464F7267
 
@@ -104,4 +104,14 @@ def _v2_to_v3(conn: Connection) -> None:
             conn.exec_driver_sql(index)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(conn: Connection) -> None:
+    """Pairs of people the user said are different ("apart")."""
+    conn.exec_driver_sql(
+        "CREATE TABLE apart (person_id INTEGER NOT NULL, other_id INTEGER NOT NULL, "
+        "created_at DATETIME NOT NULL, PRIMARY KEY (person_id, other_id), "
+        "FOREIGN KEY(person_id) REFERENCES people (id) ON DELETE CASCADE, "
+        "FOREIGN KEY(other_id) REFERENCES people (id) ON DELETE CASCADE)")
+    conn.exec_driver_sql("CREATE INDEX ix_apart_other_id ON apart (other_id)")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}

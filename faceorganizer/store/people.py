@@ -1,4 +1,5 @@
-"""What grouping reads in one go: every comparable face as arrays, and the rejections."""
+"""What grouping reads in one go: every comparable face as arrays, the rejections and the
+pairs of people said to be different."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from faceorganizer.space import EmbeddingSpace
 from faceorganizer.store.faces import comparable_faces
 from faceorganizer.store.records import library_space
-from faceorganizer.store.schema import Face, Rejection
+from faceorganizer.store.schema import Apart, Face, Rejection
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,8 @@ def face_table(session: Session) -> FaceTable:
 
 def rejections(session: Session) -> set[tuple[int, int]]:
     return {(f, p) for f, p in session.execute(select(Rejection.face_id, Rejection.person_id))}
+
+
+def apart_pairs(session: Session) -> set[tuple[int, int]]:
+    """(person, other) with person < other: the pairs the user said are different people."""
+    return {(a, b) for a, b in session.execute(select(Apart.person_id, Apart.other_id))}

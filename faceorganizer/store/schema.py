@@ -1,6 +1,6 @@
 """The library's tables as SQLAlchemy 2 typed models.
 
-Schema version 3. A change to these tables needs a new version and a migration
+Schema version 4. A change to these tables needs a new version and a migration
 in :mod:`faceorganizer.store.migrations`. Photos, people and faces never reuse the id
 of a deleted row (SQLite ``AUTOINCREMENT``), so an id held by an undo step, a script
 or the window always means the same row or none.
@@ -116,6 +116,20 @@ class Rejection(Base):
     face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
                                            primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Apart(Base):
+    """The user said these two people are different: their faces are never put together by a
+    scan or a regrouping, and the pair is never asked about again. ``person_id`` < ``other_id``."""
+
+    __tablename__ = "apart"
+    __decision_table__ = True
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    other_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                          primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

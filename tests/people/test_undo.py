@@ -94,4 +94,4 @@ def test_undo_captures_every_decision_table_and_column_of_the_schema() -> None:
     captured = {p.table.name: {c.name for c in p.values} for p in PARTS}
     assert captured == {"people": {"name", "hidden", "created_at"},
                         "faces": {"person_id", "state", "ignored"},
-                        "rejections": {"created_at"}}
+                        "rejections": {"created_at"}, "apart": {"created_at"}}

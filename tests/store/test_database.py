@@ -289,3 +289,20 @@ def test_a_migrated_library_does_not_reuse_ids_either(tmp_path: Path) -> None:
             session.add(person)
             session.flush()
             assert person.id == top + 1
+
+
+def test_a_third_schema_library_gains_the_apart_table_and_keeps_every_row(tmp_path: Path) -> None:
+    """v3 -> v4 adds the pairs of people the user said are different; nothing else changes."""
+    path = tmp_path / "v3.sqlite"
+    load_fixture(path, "library_v3.sql")
+    tables = ("photos", "people", "faces", "rejections", "settings", "roots")
+    before = {t: dump(path, t) for t in tables}
+    assert before["people"] and before["rejections"]
+    with Library(path) as library:
+        assert library.schema_version == migrations.SCHEMA_VERSION == 4
+    assert {t: dump(path, t) for t in tables} == before
+    assert dump(path, "apart") == []
+    assert columns(path) == columns(new_library(tmp_path))
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()
