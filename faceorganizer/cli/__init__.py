@@ -13,11 +13,21 @@ from typing import Any
 import sqlalchemy.exc
 
 from faceorganizer import __version__
-from faceorganizer.cli import doctor, evaluate, listing, maintenance, people, scan, search, train
+from faceorganizer.cli import (
+    doctor,
+    evaluate,
+    listing,
+    maintenance,
+    people,
+    questions,
+    scan,
+    search,
+    train,
+)
 from faceorganizer.cli.common import library_path
 from faceorganizer.errors import FaceorganizerError
 
-COMMANDS = (scan, listing, people, search, evaluate, train, maintenance, doctor)
+COMMANDS = (scan, listing, people, questions, search, evaluate, train, maintenance, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

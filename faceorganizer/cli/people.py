@@ -37,7 +37,9 @@ def register(commands: Any) -> None:
     decision("move", "move faces to a person (PERSON_ID, or 'new' for a new person)",
              ("face", {"type": int, "metavar": "FACE_ID", "nargs": "+"}),
              ("target", {"metavar": "PERSON_ID"}))
-    decision("reject", "'not this person': take faces out of their person for good", face)
+    decision("reject", "'not this person': take faces out of their person for good (for a face in "
+             "no person: --person says which person it is not, else the one it is asked about)",
+             face, ("--person", {"type": int, "metavar": "PERSON_ID", "default": None}))
     decision("confirm", "confirm faces (suggestions) in their person", face)
     decision("confirm-all", "confirm every suggestion waiting on a person", person)
     decision("hide", "hide a person from the people list", person)
@@ -99,8 +101,12 @@ def run_decision(args: argparse.Namespace) -> int:
                     ops.move(library, args.face, target)
                     print(f"Moved {len(args.face)} face(s) to person {target}.")
             case "reject":
-                ops.reject(library, args.face)
+                rejected: int | None = (args.person if args.person is not None
+                                        else _asked_about(library, args.face))
+                ops.reject(library, args.face, rejected)
                 print(f"{len(args.face)} face(s) taken out of their person; "
+                      "they will not be suggested for it again." if rejected is None else
+                      f"{len(args.face)} face(s) are not person {rejected}; "
                       "they will not be suggested for it again.")
             case "confirm":
                 print(f"Confirmed {ops.confirm(library, args.face)} face(s).")
@@ -113,6 +119,22 @@ def run_decision(args: argparse.Namespace) -> int:
                 ops.set_ignored(library, args.face, args.decision == "ignore")
                 print(f"{len(args.face)} face(s) {'ignored' if args.decision == 'ignore' else 'restored'}.")
     return 0
+
+
+def _asked_about(library: Any, faces: list[int]) -> int | None:
+    """For "no" to "is this unsorted face X?" without --person: the X it is asked about."""
+    from faceorganizer.people.questions import QuestionBoard
+    from faceorganizer.store import read
+
+    with library.reader() as session:
+        found = [read.face(session, f) for f in faces]
+    if all(f is None or f.person_id is not None for f in found):
+        return None  # each is in its person (or unknown: the decision says so)
+    asked = {q.into for q in (QuestionBoard(library).for_face(f) for f in faces) if q is not None}
+    if len(asked) != 1:
+        raise CommandError("These faces are in no person and not asked about one person: "
+                           "say which person they are not with --person PERSON_ID.")
+    return asked.pop()
 
 
 def run_cluster(args: argparse.Namespace) -> int:

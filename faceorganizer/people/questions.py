@@ -1,0 +1,350 @@
+"""The questions that finish a library, most useful first.
+
+Grouping is cautious: two people merged into one is the failure users hate most, so it
+rather leaves one person in several pieces and faces unsorted. Two kinds of question let
+the user finish the job with as few answers as possible:
+
+- **merge**: "are these two people the same person?" Yes is ``merge`` (the smaller or
+  unnamed one into the other); no is ``apart``, remembered for good.
+- **face**: "is this face X?", for a suggestion (X is the person it is suggested for) and
+  for an unsorted face (X is the nearest person it was not said not to be). Yes is
+  ``confirm`` or ``move``; no is ``reject``, which for an unsorted face remembers "not X".
+
+Each question is ranked by what a yes would settle (the faces that would move: the whole
+smaller person for a merge, one face for a face question) times how likely the yes is.
+The likelihood is a logistic curve of the distance (average linkage between the people's
+faces, or from the face to the person's faces) centred on the verification threshold, where
+a pair of faces is as likely the same person as not (LFW-calibrated), and ``SLOPE`` wide:
+at the threshold - 0.2 it is 0.88, at + 0.2 it is 0.12. Pairs further apart than the
+threshold + ``ASK_MARGIN`` are not asked. An answered question is never asked again: a
+merge or a move leaves nothing to ask, "apart" and "not X" are kept in the library.
+
+A :class:`QuestionBoard` keeps every open question of a library and follows its changes
+cheaply: the embeddings are read once, and :meth:`QuestionBoard.refresh` reads only who
+holds each face, then recomputes the distances of the people and faces that changed, so
+the next question comes in milliseconds after an answer on a library of 50,000 faces
+(``benchmarks/question_latency.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from faceorganizer.people.settings import PeopleSettings, load_settings
+from faceorganizer.store import Library
+from faceorganizer.store.people import apart_pairs, face_table
+from faceorganizer.store.schema import Person, Rejection
+from faceorganizer.store.states import FaceState
+
+# Built-in distances (squared L2 between unit embeddings of the built-in weights); they are
+# read in the library's space like the people settings.
+SLOPE = 0.1
+ASK_MARGIN = 0.2
+BLOCK = 1024
+NONE = -1
+
+
+@dataclass(frozen=True)
+class Question:
+    """``kind`` "merge": is ``person`` the same as ``into``? ``kind`` "face": is ``face``
+    person ``into``? ``distance`` in the library's space; ``gain``: faces a yes settles;
+    ``likelihood``: how likely the yes is (0 to 1)."""
+
+    kind: str
+    person: int | None
+    into: int
+    face: int | None
+    distance: float
+    gain: int
+    likelihood: float
+
+    @property
+    def score(self) -> float:
+        return self.gain * self.likelihood
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        """The same for a question however it is put: for skipping it."""
+        if self.kind == "merge":
+            assert self.person is not None
+            return ("merge", min(self.person, self.into), max(self.person, self.into))
+        assert self.face is not None
+        return ("face", self.face, self.into)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The command line's JSON: ``{"kind": "merge", "person", "into", "distance"}`` or
+        ``{"kind": "face", "face", "person", "distance"}``."""
+        if self.kind == "merge":
+            return {"kind": "merge", "person": self.person, "into": self.into,
+                    "distance": round(self.distance, 4)}
+        return {"kind": "face", "face": self.face, "person": self.into,
+                "distance": round(self.distance, 4)}
+
+
+def likelihood(distance: float, center: float, slope: float) -> float:
+    """How likely two sides ``distance`` apart are one person (logistic around ``center``)."""
+    z = (distance - center) / slope
+    return 1.0 / (1.0 + math.exp(min(50.0, z)))
+
+
+class QuestionBoard:
+    """Every open question of a library. ``refresh()`` after the library changed (an answer,
+    an undo); ``reload()`` after new faces came in (a scan, a weights switch)."""
+
+    def __init__(self, library: Library, settings: PeopleSettings | None = None) -> None:
+        self.library = library
+        self.base_settings = settings or load_settings(library)
+        self.reload()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the embeddings again (new faces, other weights), then every question."""
+        with self.library.reader() as session:
+            table = face_table(session)
+        settings = self.base_settings.in_space(table.space)
+        scale = table.space.distance_scale if table.space is not None else 1.0
+        self.center = settings.verify_threshold
+        self.slope = SLOPE * scale
+        self.limit = settings.verify_threshold + ASK_MARGIN * scale
+        good = (table.size >= settings.gate_min_size) & (table.probability >= settings.gate_min_probability)
+        self._ids = table.ids
+        self._vectors = np.ascontiguousarray(table.embeddings, dtype=np.float32)
+        self._good = good
+        n = len(self._ids)
+        self._person = np.full(n, -2, dtype=np.int64)  # nothing known: every row changes
+        self._kept = np.zeros(n, dtype=bool)
+        self._unsorted = np.zeros(n, dtype=bool)
+        self._suggested = np.zeros(n, dtype=bool)
+        self._sums: dict[int, np.ndarray] = {}
+        self._counts: dict[int, int] = {}
+        self._sizes: dict[int, int] = {}
+        self._names: dict[int, str | None] = {}
+        self._hidden: set[int] = set()
+        self._near: dict[int, dict[int, float]] = {}
+        self._best = np.full(n, NONE, dtype=np.int64)
+        self._best_distance = np.full(n, np.inf)
+        self._rejected: dict[int, set[int]] = {}  # face row -> people it is not
+        self._apart: set[tuple[int, int]] = set()
+        self.refresh()
+
+    def _read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, tuple[str | None, bool]],
+                             set[tuple[int, int]], set[tuple[int, int]]]:
+        with self.library.reader() as session:
+            rows = session.connection().exec_driver_sql(
+                "SELECT id, person_id, state, ignored FROM faces").fetchall()
+            people = {p: (name, bool(hidden)) for p, name, hidden in
+                      session.execute(select(Person.id, Person.name, Person.hidden))}
+            rejected = {(f, p) for f, p in session.execute(select(Rejection.face_id, Rejection.person_id))}
+            apart = apart_pairs(session)
+        n = len(self._ids)
+        person = np.full(n, NONE, dtype=np.int64)
+        suggested = np.zeros(n, dtype=bool)
+        ignored = np.ones(n, dtype=bool)
+        if rows and n:
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            at = np.searchsorted(self._ids, ids)
+            at[at >= n] = 0
+            known = self._ids[at] == ids
+            at = at[known]
+            chosen = [r for r, k in zip(rows, known, strict=True) if k]
+            person[at] = [r[1] if r[1] is not None else NONE for r in chosen]
+            suggested[at] = [r[2] == FaceState.SUGGESTED.value for r in chosen]
+            ignored[at] = [bool(r[3]) for r in chosen]
+        return person, suggested, ignored, people, rejected, apart
+
+    # --- following the library ------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Bring the questions up to date with the library (cost: what changed)."""
+        person, suggested, ignored, people, rejected, apart = self._read()
+        kept = (person != NONE) & ~suggested & ~ignored
+        unsorted = (person == NONE) & ~ignored & self._good
+        changed = np.flatnonzero((person != self._person) | (kept != self._kept)
+                                 | (unsorted != self._unsorted) | (suggested != self._suggested))
+        affected = {int(p) for p in np.concatenate([self._person[changed], person[changed]]) if p >= 0}
+        shown = {p: v for p, v in people.items() if not v[1]}
+        before = {p: (self._names.get(p), p in self._hidden) for p in set(self._names) | self._hidden}
+        affected.update(p for p in set(people) | set(before)
+                        if people.get(p, (None, True)) != before.get(p, (None, True)))
+        affected.update(p for pair in apart ^ self._apart for p in pair)
+        self._person, self._kept, self._unsorted, self._suggested = person, kept, unsorted, suggested
+        self._names = {p: name for p, (name, _) in people.items()}
+        self._hidden = {p for p, (_, hidden) in people.items() if hidden}
+        self._apart = apart
+
+        # Faces whose "not X" changed must look again for their nearest person.
+        row_of = self._row_of
+        new_rejected: dict[int, set[int]] = {}
+        for face_id, person_id in rejected:
+            row = row_of(face_id)
+            if row is not None:
+                new_rejected.setdefault(row, set()).add(person_id)
+        recheck = {r for r in set(new_rejected) | set(self._rejected)
+                   if new_rejected.get(r) != self._rejected.get(r)}
+        self._rejected = new_rejected
+
+        self._update_people(affected, shown)
+        self._update_faces(changed, affected, recheck)
+
+    def _row_of(self, face_id: int) -> int | None:
+        at = int(np.searchsorted(self._ids, face_id))
+        return at if at < len(self._ids) and self._ids[at] == face_id else None
+
+    def _members(self, people: Collection[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """The rows of the faces each of ``people`` holds for sure (not its suggestions)."""
+        if len(people) > 64:  # many (the first read): one sort instead of a scan per person
+            rows = np.flatnonzero(self._kept)
+            order = rows[np.argsort(self._person[rows], kind="stable")]
+            owners = self._person[order]
+            cuts = np.concatenate([[0], np.flatnonzero(np.diff(owners)) + 1, [len(order)]])
+            for start, stop in itertools.pairwise(cuts):
+                if stop > start and int(owners[start]) in people:
+                    yield int(owners[start]), order[start:stop]
+            return
+        for p in people:
+            yield p, np.flatnonzero(self._kept & (self._person == p))
+
+    def _update_people(self, affected: set[int], shown: dict[int, tuple[str | None, bool]]) -> None:
+        for p in affected:
+            self._sums.pop(p, None)
+            self._counts.pop(p, None)
+            for other in self._near.pop(p, {}):
+                self._near.get(other, {}).pop(p, None)
+        eligible = {p for p in affected if p in shown}
+        for p, members in self._members(eligible):
+            if len(members):
+                self._sums[p] = self._vectors[members].astype(np.float64).sum(axis=0)
+                self._counts[p] = len(members)
+        self._sizes = {int(p): int(c) for p, c in zip(*np.unique(self._person[self._person >= 0],
+                                                                 return_counts=True), strict=True)}
+        ids, means = self._means()
+        if not len(ids):
+            return
+        fresh = [p for p in affected if p in self._counts]
+        position = {int(p): i for i, p in enumerate(ids)}
+        for start in range(0, len(fresh), BLOCK):
+            block = fresh[start:start + BLOCK]
+            distance = 2.0 - 2.0 * (means[[position[p] for p in block]] @ means.T)
+            rows, cols = np.nonzero(distance < self.limit)
+            for r, c in zip(rows, cols, strict=True):
+                a, b = block[r], int(ids[c])
+                if a != b:
+                    d = float(distance[r, c])
+                    self._near.setdefault(a, {})[b] = d
+                    self._near.setdefault(b, {})[a] = d
+
+    def _means(self) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.array(sorted(self._counts), dtype=np.int64)
+        if not len(ids):
+            return ids, np.zeros((0, self._vectors.shape[1]))
+        means = np.stack([self._sums[int(p)] / self._counts[int(p)] for p in ids])
+        return ids, means
+
+    def _update_faces(self, changed: np.ndarray, affected: set[int], recheck: set[int]) -> None:
+        """The nearest person of each unsorted face, where it can have changed."""
+        ids, means = self._means()
+        unsorted = np.flatnonzero(self._unsorted)
+        full = set(int(r) for r in changed if self._unsorted[r]) | {r for r in recheck if self._unsorted[r]}
+        gone = np.flatnonzero(~self._unsorted & (self._best != NONE))
+        self._best[gone] = NONE
+        self._best_distance[gone] = np.inf
+        if len(ids) == 0:
+            self._best[:] = NONE
+            self._best_distance[:] = np.inf
+            return
+        full.update(int(r) for r in unsorted if self._best[r] in affected)
+        # A person that changed may now be nearer than a face's best.
+        columns = [i for i, p in enumerate(ids) if int(p) in affected]
+        if columns and len(unsorted):
+            distance = 2.0 - 2.0 * (self._vectors[unsorted].astype(np.float64) @ means[columns].T)
+            for j, i in enumerate(columns):
+                p = int(ids[i])
+                closer = np.flatnonzero((distance[:, j] < self._best_distance[unsorted])
+                                        & (distance[:, j] < self.limit))
+                for r, d in zip(unsorted[closer], distance[closer, j], strict=True):
+                    if p not in self._rejected.get(int(r), ()):
+                        self._best[r], self._best_distance[r] = p, d
+        rows = np.array(sorted(full), dtype=np.int64)
+        for start in range(0, len(rows), BLOCK):
+            block = rows[start:start + BLOCK]
+            distance = 2.0 - 2.0 * (self._vectors[block].astype(np.float64) @ means.T)
+            for k, r in enumerate(block):
+                for p in self._rejected.get(int(r), ()):
+                    at = np.searchsorted(ids, p)
+                    if at < len(ids) and ids[at] == p:
+                        distance[k, at] = np.inf
+            best = np.argmin(distance, axis=1)
+            nearest = distance[np.arange(len(block)), best]
+            ok = nearest < self.limit
+            self._best[block] = np.where(ok, ids[best], NONE)
+            self._best_distance[block] = np.where(ok, nearest, np.inf)
+
+    # --- the questions ----------------------------------------------------------------------------
+
+    def questions(self, limit: int | None = None,
+                  skip: Collection[tuple[str, int, int]] = ()) -> list[Question]:
+        """The open questions, most useful first (at most ``limit``), leaving out ``skip`` keys."""
+        found = [q for q in self._all() if q.key not in skip]
+        found.sort(key=lambda q: (-q.score, q.distance, q.key))
+        return found[:limit] if limit is not None else found
+
+    def count(self) -> int:
+        return sum(1 for _ in self._all())
+
+    def for_face(self, face_id: int) -> Question | None:
+        """The question asked about this face, if any."""
+        row = self._row_of(face_id)
+        if row is None:
+            return None
+        return next(iter(self._face_questions(np.array([row]))), None)
+
+    def _all(self) -> Iterator[Question]:
+        yield from self._merge_questions()
+        yield from self._face_questions(np.flatnonzero(self._suggested | (self._best != NONE)))
+
+    def _merge_questions(self) -> Iterator[Question]:
+        for a, partners in self._near.items():
+            for b, distance in partners.items():
+                if a > b or (a, b) in self._apart:
+                    continue
+                named_a, named_b = self._names.get(a), self._names.get(b)
+                if named_a is not None and named_b is not None and named_a != named_b:
+                    continue  # two names: the user already told them apart
+                source, target = self._direction(a, b)
+                gain = self._sizes.get(source, 0)
+                yield Question("merge", source, target, None, distance, gain,
+                               likelihood(distance, self.center, self.slope))
+
+    def _direction(self, a: int, b: int) -> tuple[int, int]:
+        """(merged, kept): a named person keeps its place, else the one with more faces."""
+        named_a, named_b = self._names.get(a) is not None, self._names.get(b) is not None
+        if named_a != named_b:
+            return (b, a) if named_a else (a, b)
+        size_a, size_b = self._sizes.get(a, 0), self._sizes.get(b, 0)
+        if size_a != size_b:
+            return (a, b) if size_a < size_b else (b, a)
+        return (max(a, b), min(a, b))
+
+    def _face_questions(self, rows: np.ndarray) -> Iterator[Question]:
+        for r in rows:
+            r = int(r)
+            if self._suggested[r]:
+                p = int(self._person[r])
+                if p not in self._counts or p in self._hidden:
+                    continue
+                mean = self._sums[p] / self._counts[p]
+                distance = float(2.0 - 2.0 * float(self._vectors[r] @ mean))
+            elif self._unsorted[r] and self._best[r] != NONE:
+                p, distance = int(self._best[r]), float(self._best_distance[r])
+            else:
+                continue
+            yield Question("face", None, p, int(self._ids[r]), distance, 1,
+                           likelihood(distance, self.center, self.slope))
