@@ -32,6 +32,19 @@ def register(commands: Any) -> None:
     add_json_option(clusters)
     clusters.set_defaults(run=run_clusters)
 
+    review = kinds.add_parser(
+        "review", help="answer the questions as a user who knows everyone would: how fast they "
+                       "finish the library",
+        description="Scan FOLDER (one folder per person) into a temporary library, group it, then "
+                    "answer its questions truthfully, most useful first, and report BCubed "
+                    "scores before, after each answer, and at the end (after a regroup).")
+    review.add_argument("folder", type=Path, metavar="FOLDER")
+    review.add_argument("--budget", type=int, metavar="N",
+                        help="at most N answers (default: 2 per person in FOLDER)")
+    add_model_options(review)
+    add_json_option(review)
+    review.set_defaults(run=run_review)
+
 
 def run_lfw(args: argparse.Namespace) -> int:
     from faceorganizer.evaluation.lfw import embed_images, evaluate_distances, pair_distances, read_pairs
@@ -77,4 +90,38 @@ def run_clusters(args: argparse.Namespace) -> int:
         print(f"BCubed precision {s.bcubed_precision:.4f}, recall {s.bcubed_recall:.4f}, "
               f"F {s.bcubed_f:.4f}; pairwise precision {s.pairwise_precision:.4f}, "
               f"recall {s.pairwise_recall:.4f}, F1 {s.pairwise_f1:.4f} ({result.seconds:.1f} s)")
+    return 0
+
+
+def run_review(args: argparse.Namespace) -> int:
+    from faceorganizer.cli.common import CommandError
+    from faceorganizer.evaluation.review import evaluate_review
+    from faceorganizer.models.loader import load_models
+
+    if not args.folder.is_dir():
+        raise CommandError(f"{args.folder} is not a folder")
+    if args.budget is not None and args.budget < 0:
+        raise CommandError("--budget must be 0 or more")
+    show = sys.stderr.isatty() and not args.json
+
+    def progress(answers: int, f: float) -> None:
+        if show:
+            print(f"\r{answers} answers: BCubed F {f:.4f}", end="", file=sys.stderr, flush=True)
+
+    result = evaluate_review(args.folder, lambda: load_models(args.device, args.weights, workers=2),
+                             args.budget, progress=progress)
+    if show:
+        print(file=sys.stderr)
+    if args.json:
+        print_json(result.as_dict())
+        return 0
+    s, e = result.start, result.end
+    print(f"{result.people_true} people in the folder; grouped into {result.people_start}, "
+          f"{result.people_end} after {result.answers} answers ({result.skipped} skipped)")
+    print(f"start: BCubed precision {s.bcubed_precision:.4f}, recall {s.bcubed_recall:.4f}, "
+          f"F {s.bcubed_f:.4f}")
+    print(f"end:   BCubed precision {e.bcubed_precision:.4f}, recall {e.bcubed_recall:.4f}, "
+          f"F {e.bcubed_f:.4f} (after a regroup)")
+    marks = [p for p in result.curve if p[0] in {1, 2, 5, 10, 20, 50, 100, 200} or p is result.curve[-1]]
+    print("curve: " + ", ".join(f"{n}: {f:.3f}" for n, f in marks))
     return 0
