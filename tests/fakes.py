@@ -136,3 +136,22 @@ def add_faces(library, vectors: np.ndarray, *, probability: float = 0.99, size: 
 
         bump_faces_revision(session)
     return ids
+
+
+def auto_people(library, pieces: list[list[int]]) -> list[int]:
+    """An unnamed person per list of faces, as grouping makes them (whatever grouping does):
+    for tests of what comes after grouping. The new people's ids, in order."""
+    from faceorganizer.store.schema import Face, Person
+    from faceorganizer.store.states import FaceState
+
+    ids = []
+    with library.session() as session:
+        for faces in pieces:
+            person = Person()
+            session.add(person)
+            session.flush()
+            for face_id in faces:
+                face = session.get(Face, face_id)
+                face.person_id, face.state = person.id, FaceState.AUTO
+            ids.append(person.id)
+    return ids

@@ -25,7 +25,7 @@ from faceorganizer.reembed import (
 )
 from faceorganizer.space import EmbeddingSpace
 from faceorganizer.store import Library
-from faceorganizer.store.people import face_table
+from faceorganizer.store.people import apart_pairs, face_table
 from faceorganizer.store.schema import Face, Person, Rejection
 from tests.fakes import FakeDetector, FakeEmbedder, face_image
 
@@ -79,6 +79,7 @@ def decide(library: Library) -> None:
     ops.rename(library, ann, "Ann")
     ops.set_hidden(library, bob, True)
     ops.reject(library, ann_faces[:1])
+    ops.apart(library, ann, bob)
 
 
 def people_by_size(library: Library) -> list[int]:
@@ -109,6 +110,8 @@ def test_a_switch_re_embeds_every_face_and_keeps_names_confirmations_and_rejecti
     assert after["people"] == before["people"]
     assert after["faces"] == before["faces"]
     assert after["rejections"] == before["rejections"] and after["rejections"]
+    with scanned.reader() as session:
+        assert apart_pairs(session) == {tuple(sorted(people_by_size(scanned)[:2]))}
     changed = [i for i in before["embeddings"]
                if not np.allclose(before["embeddings"][i], after["embeddings"][i])]
     assert len(changed) == 9

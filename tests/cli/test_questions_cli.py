@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from faceorganizer.cli import main
-from faceorganizer.people.recluster import recluster
 from faceorganizer.people.settings import PeopleSettings, save_settings
 from faceorganizer.store import Library
-from tests.fakes import add_faces, faces_of, identities
+from tests.fakes import add_faces, auto_people, faces_of, identities
 from tests.people.test_questions import near
 
 STRICT = PeopleSettings(merge_threshold=0.0)
@@ -36,11 +35,11 @@ def split(tmp_path: Path):
     base, other = identities(2, seed=31)
     with Library(path) as library:
         save_settings(library, STRICT)
-        big = add_faces(library, faces_of(base, 8, spread=0.3, seed=1))
-        small = add_faces(library, faces_of(near(base, 0.7, seed=2), 3, spread=0.3, seed=2))
-        stranger = add_faces(library, faces_of(other, 3, spread=0.3, seed=3))
+        big = add_faces(library, faces_of(base, 8, spread=0.5, seed=1))
+        small = add_faces(library, faces_of(near(base, 0.4, seed=2), 3, spread=0.5, seed=2))
+        stranger = add_faces(library, faces_of(other, 3, spread=0.5, seed=3))
         loose = add_faces(library, [near(base, 1.0, seed=4)])
-        recluster(library, STRICT)
+        auto_people(library, [big, small, stranger])
     return path, big, small, stranger, loose[0]
 
 

@@ -13,7 +13,7 @@ from faceorganizer.evaluation.review import simulate_review
 from faceorganizer.people.recluster import recluster
 from faceorganizer.people.settings import PeopleSettings
 from faceorganizer.store import Library
-from tests.fakes import add_faces, faces_of, identities
+from tests.fakes import add_faces, auto_people, faces_of, identities
 from tests.people.test_questions import near
 
 STRICT = PeopleSettings(merge_threshold=0.0)
@@ -27,11 +27,12 @@ def split_library(library: Library, people: int, seed: int) -> dict[int, str]:
         if i >= people:
             truth[add_faces(library, [base])[0]] = f"stranger-{i}"
             continue
-        pieces = [faces_of(base, int(rng.integers(8, 14)), spread=0.3, seed=seed + i)]
-        pieces += [faces_of(near(base, 0.75, seed=seed * 7 + i * 3 + k), int(rng.integers(2, 5)),
-                            spread=0.3, seed=seed + 100 * i + k) for k in (1, 2)]
-        for piece in pieces:
-            truth.update({f: f"person-{i}" for f in add_faces(library, piece)})
+        pieces = [faces_of(base, int(rng.integers(8, 14)), spread=0.5, seed=seed + i)]
+        pieces += [faces_of(near(base, 0.4, seed=seed * 7 + i * 3 + k), int(rng.integers(2, 5)),
+                            spread=0.5, seed=seed + 100 * i + k) for k in (1, 2)]
+        faces = [add_faces(library, piece) for piece in pieces]
+        auto_people(library, faces)
+        truth.update({f: f"person-{i}" for piece in faces for f in piece})
     return truth
 
 
@@ -39,7 +40,6 @@ def split_library(library: Library, people: int, seed: int) -> dict[int, str]:
 def test_a_truthful_user_finishes_a_split_library_within_two_answers_per_person(
         library: Library, seed: int) -> None:
     truth = split_library(library, 6, seed)
-    recluster(library, STRICT)
     result = simulate_review(library, truth, budget=2 * 9, settings=STRICT)
     assert result.start.bcubed_recall < 0.8 and result.start.bcubed_precision == 1.0
     assert result.end.bcubed_f >= 0.97 and result.end.bcubed_precision >= 0.99
@@ -59,7 +59,6 @@ def test_a_truthful_user_finishes_a_split_library_within_two_answers_per_person(
 def test_no_means_no_for_good(library: Library) -> None:
     """A user who answers no to everything: nothing is merged, and no question comes back."""
     truth = split_library(library, 3, seed=5)
-    recluster(library, STRICT)
     liar = {f: f"face-{f}" for f in truth}  # everyone a stranger: every answer is no
     result = simulate_review(library, liar, settings=STRICT)
     assert result.by_kind.get("merge_yes", 0) == 0 and result.by_kind.get("face_yes", 0) == 0
