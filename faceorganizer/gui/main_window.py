@@ -20,6 +20,7 @@ from .jobs import JobController
 from .people_page import PeoplePage
 from .person_page import PersonPage
 from .photos_page import PhotosPage
+from .review_page import QuestionService, ReviewPage
 from .search_page import SearchPage
 from .settings_dialog import SettingsDialog
 from .status import StatusBar
@@ -39,13 +40,15 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1200, 800)
 
-        self.people = PeoplePage(context)
+        self.questions = QuestionService(context, self)  # before the pages: it hears of changes first
+        self.people = PeoplePage(context, questions=self.questions)
         self.person = PersonPage(context)
+        self.review = ReviewPage(context, self.questions)
         self.photos = PhotosPage(context)
         self.search = SearchPage(context)
         self.viewer = ViewerPage(context)
         self.stack = QStackedWidget()
-        for page in (self.people, self.person, self.photos, self.search, self.viewer):
+        for page in (self.people, self.person, self.photos, self.search, self.viewer, self.review):
             self.stack.addWidget(page)
         self.sidebar = chrome.sidebar(self.style())
         self.sidebar.currentRowChanged.connect(self._section)
@@ -59,6 +62,8 @@ class MainWindow(QMainWindow):
 
         self.people.person_activated.connect(self.open_person)
         self.people.unsorted_requested.connect(self.open_unsorted)
+        self.people.review_requested.connect(self.open_review)
+        self.review.back_requested.connect(self.back)
         self.person.back_requested.connect(self.back)
         self.person.photo_requested.connect(lambda photo, face: self.open_photo(photo, face))
         self.person.search_requested.connect(self.search_face)
@@ -113,6 +118,12 @@ class MainWindow(QMainWindow):
         self.person.show_unsorted()
         self._show(self.person)
 
+    def open_review(self) -> None:
+        """The Review page, for a new review (nothing answered or skipped yet)."""
+        self._show(self.review)
+        self.review.start()
+        self.review.setFocus()
+
     def open_photo(self, photo_id: int, face_id: int = 0, siblings: list[int] | None = None) -> None:
         if siblings is None and self.stack.currentWidget() is self.person:
             siblings = list(dict.fromkeys(self.person.model.face(r).photo_id
@@ -151,7 +162,8 @@ class MainWindow(QMainWindow):
         if self.stack.currentWidget() is self.viewer and event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             self.viewer.step(-1 if event.key() == Qt.Key.Key_Left else 1)
             return
-        if event.key() == Qt.Key.Key_Escape and self.stack.currentWidget() in (self.viewer, self.person):
+        if event.key() == Qt.Key.Key_Escape and self.stack.currentWidget() in (self.viewer, self.person,
+                                                                               self.review):
             self.back()
             return
         super().keyPressEvent(event)
@@ -263,5 +275,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.jobs.shutdown()
         self.search.shutdown()
+        self.questions.shutdown()
         self.context.settings.setValue("library", str(self.context.library.path))
         super().closeEvent(event)

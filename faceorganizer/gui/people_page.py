@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (
 from faceorganizer.people import operations as ops
 from faceorganizer.store.states import PersonState
 
-from .context import AppContext
+from .context import AppContext, describe
 from .dialogs import NEW_PERSON, ChoosePerson
 from .lazy import reload_when_visible
 from .models import ID, PeopleModel
+from .review_page import QuestionService
 from .tiles import grid_view
 
 PERSON_MIME = "application/x-faceorganizer-person"
@@ -80,15 +81,28 @@ class _PeopleGrid(QListView):
 class PeoplePage(QWidget):
     person_activated = Signal(int)
     unsorted_requested = Signal()
+    review_requested = Signal()
 
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(self, context: AppContext, parent: QWidget | None = None,
+                 questions: QuestionService | None = None) -> None:
         super().__init__(parent)
         self.context = context
+        self.questions = questions
         self.model = PeopleModel(context, TILE, self)
         layout = QVBoxLayout(self)
         header = QHBoxLayout()
         self.title = QLabel("<h2>People</h2>")
         header.addWidget(self.title)
+        self.review = QPushButton()
+        self.review.setFlat(True)
+        self.review.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.review.setToolTip("Answer the questions that would finish grouping the faces: "
+                               "are these two the same person? Is this face that person?")
+        self.review.setStyleSheet("QPushButton { color: palette(link); text-decoration: underline; "
+                                  "border: none; padding: 2px 6px; }")
+        self.review.clicked.connect(self.review_requested)
+        self.review.setVisible(False)
+        header.addWidget(self.review)
         header.addStretch()
         self.filter = QComboBox()
         for mode, label in [(None, "Everyone"), (PersonState.UNNAMED, "Unnamed"),
@@ -118,6 +132,8 @@ class PeoplePage(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.empty)
         context.changed.connect(reload_when_visible(self, self.reload))
+        if questions is not None:
+            questions.updated.connect(reload_when_visible(self, self.show_review_count))
         self.reload()
 
     def reload(self) -> None:
@@ -130,6 +146,15 @@ class PeoplePage(QWidget):
         self.grid.setVisible(has_people)
         shown = self.model.rowCount()
         self.title.setText("<h2>People</h2>" if not shown else f"<h2>People <small>({shown})</small></h2>")
+        self.show_review_count()
+
+    def show_review_count(self) -> None:
+        """The link to the Review page: how many questions are open (hidden when none)."""
+        count = self.questions.count() if self.questions is not None else 0
+        self.review.setVisible(count != 0)
+        self.review.setEnabled(bool(count))
+        self.review.setText("Review: finding questions..." if count is None
+                            else f"Review: {describe(count, 'question')}")
 
     def selected_people(self) -> list[int]:
         return [int(i.data(ID)) for i in self.grid.selectionModel().selectedIndexes()]
