@@ -24,7 +24,11 @@ smaller person for a merge, one face for a face question) times how likely the y
   distances (1.17 to 1.32) are near those of small fragments of one person (up to 1.04):
   ranking by the average distance alone asked about two large different people first.
 
-Pairs whose average distance is over the threshold + ``ASK_MARGIN`` are not asked. An answered
+A question less than ``UNLIKELY`` (10%) likely comes after all the others, whatever it would
+settle: two large people that are almost surely different (3%, 47 faces) would otherwise be
+asked before a fragment of 2 faces that is 85% likely to belong, and a user who keeps
+answering no to such questions stops trusting them. Pairs whose average distance is over
+the threshold + ``ASK_MARGIN`` are not asked. An answered
 question is never asked again: a merge or a move leaves nothing to ask, "apart" and "not X"
 are kept in the library.
 
@@ -56,6 +60,7 @@ from faceorganizer.store.states import FaceState
 # read in the library's space like the people settings.
 SLOPE = 0.1
 ASK_MARGIN = 0.2
+UNLIKELY = 0.1  # questions less likely than this come after all the others
 CENTRE_GAP = 0.45
 CENTRE_SLOPE = 0.05  # + SLOPE / sqrt(faces of the smaller person)
 BLOCK = 1024
@@ -132,11 +137,16 @@ class QuestionBoard:
         self._good = good
         n = len(self._ids)
         self._person = np.full(n, -2, dtype=np.int64)  # nothing known: every row changes
+        self._ignored = np.ones(n, dtype=bool)
+        self._groups: dict[int, tuple[int, ...]] = {}
+        self._first_read = True
         self._kept = np.zeros(n, dtype=bool)
         self._unsorted = np.zeros(n, dtype=bool)
         self._suggested = np.zeros(n, dtype=bool)
         self._sums: dict[int, np.ndarray] = {}
         self._counts: dict[int, int] = {}
+        self._mean_cache: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64),
+                                                          np.zeros((0, self._vectors.shape[1])))
         self._sizes: dict[int, int] = {}
         self._names: dict[int, str | None] = {}
         self._hidden: set[int] = set()
@@ -149,27 +159,55 @@ class QuestionBoard:
 
     def _read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, tuple[str | None, bool]],
                              set[tuple[int, int]], set[tuple[int, int]]]:
+        """Who holds each face now, and the people, rejections and "apart" pairs.
+
+        Most of the time between an answer and the next question would go into reading who
+        holds each of 50,000 faces, so only the faces of the people whose faces changed are
+        read: a fingerprint of each person's faces (count, sums of their ids, of their
+        squares, of the suggested and the ignored ones) comes from the index alone
+        (``ix_faces_holder``), in SQL, and the faces of the people whose fingerprint changed
+        (or of no person) are read again."""
+        suggested_sql = f"state = '{FaceState.SUGGESTED.value}'"
         with self.library.reader() as session:
-            rows = session.connection().exec_driver_sql(
-                "SELECT id, person_id, state, ignored FROM faces").fetchall()
+            connection = session.connection()
+            groups = {int(r[0]): tuple(r[1:]) for r in connection.exec_driver_sql(
+                f"SELECT coalesce(person_id, {NONE}), count(*), sum(id), sum(id * id), "
+                f"sum(CASE WHEN {suggested_sql} THEN id ELSE 0 END), "
+                "sum(CASE WHEN ignored THEN id ELSE 0 END) FROM faces GROUP BY person_id").cursor.fetchall()}
+            changed = {g for g in set(groups) | set(self._groups) if groups.get(g) != self._groups.get(g)}
+            columns = f"SELECT id, coalesce(person_id, {NONE}), {suggested_sql}, ignored FROM faces"
+            if self._first_read:
+                rows = connection.exec_driver_sql(columns).cursor.fetchall()
+            elif changed:
+                held = sorted(g for g in changed if g != NONE)
+                where = [f"person_id IN ({', '.join(str(g) for g in held)})"] if held else []
+                if NONE in changed:
+                    where.append("person_id IS NULL")
+                rows = connection.exec_driver_sql(f"{columns} WHERE {' OR '.join(where)}").cursor.fetchall()
+            else:
+                rows = []
             people = {p: (name, bool(hidden)) for p, name, hidden in
                       session.execute(select(Person.id, Person.name, Person.hidden))}
             rejected = {(f, p) for f, p in session.execute(select(Rejection.face_id, Rejection.person_id))}
             apart = apart_pairs(session)
+        self._groups = groups
+        person, suggested, ignored = self._person.copy(), self._suggested.copy(), self._ignored.copy()
+        if self._first_read:
+            person[:], suggested[:], ignored[:] = NONE, False, True
+        elif changed:  # faces of a changed person are where the rows read say, or gone
+            stale = np.isin(person, list(changed))
+            person[stale], suggested[stale], ignored[stale] = NONE, False, True
+        self._first_read = False
+        table = np.array(rows, dtype=np.int64).reshape(-1, 4)
         n = len(self._ids)
-        person = np.full(n, NONE, dtype=np.int64)
-        suggested = np.zeros(n, dtype=bool)
-        ignored = np.ones(n, dtype=bool)
-        if rows and n:
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            at = np.searchsorted(self._ids, ids)
+        if len(table) and n:
+            at = np.searchsorted(self._ids, table[:, 0])
             at[at >= n] = 0
-            known = self._ids[at] == ids
+            known = self._ids[at] == table[:, 0]
             at = at[known]
-            chosen = [r for r, k in zip(rows, known, strict=True) if k]
-            person[at] = [r[1] if r[1] is not None else NONE for r in chosen]
-            suggested[at] = [r[2] == FaceState.SUGGESTED.value for r in chosen]
-            ignored[at] = [bool(r[3]) for r in chosen]
+            person[at] = table[known, 1]
+            suggested[at] = table[known, 2] != 0
+            ignored[at] = table[known, 3] != 0
         return person, suggested, ignored, people, rejected, apart
 
     # --- following the library ------------------------------------------------------------------
@@ -188,6 +226,7 @@ class QuestionBoard:
                         if people.get(p, (None, True)) != before.get(p, (None, True)))
         affected.update(p for pair in apart ^ self._apart for p in pair)
         self._person, self._kept, self._unsorted, self._suggested = person, kept, unsorted, suggested
+        self._ignored = ignored
         self._names = {p: name for p, (name, _) in people.items()}
         self._hidden = {p for p, (_, hidden) in people.items() if hidden}
         self._apart = apart
@@ -203,8 +242,8 @@ class QuestionBoard:
                    if new_rejected.get(r) != self._rejected.get(r)}
         self._rejected = new_rejected
 
-        self._update_people(affected, shown)
-        self._update_faces(changed, affected, recheck)
+        ids, means = self._update_people(affected, shown)
+        self._update_faces(changed, affected, recheck, ids, means)
 
     def _row_of(self, face_id: int) -> int | None:
         at = int(np.searchsorted(self._ids, face_id))
@@ -224,7 +263,9 @@ class QuestionBoard:
         for p in people:
             yield p, np.flatnonzero(self._kept & (self._person == p))
 
-    def _update_people(self, affected: set[int], shown: dict[int, tuple[str | None, bool]]) -> None:
+    def _update_people(self, affected: set[int], shown: dict[int, tuple[str | None, bool]]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """The sums of the people that changed, and their near pairs; (people, means) of all."""
         for p in affected:
             self._sums.pop(p, None)
             self._counts.pop(p, None)
@@ -237,9 +278,9 @@ class QuestionBoard:
                 self._counts[p] = len(members)
         self._sizes = {int(p): int(c) for p, c in zip(*np.unique(self._person[self._person >= 0],
                                                                  return_counts=True), strict=True)}
-        ids, means = self._means()
+        ids, means = self._means(affected)
         if not len(ids):
-            return
+            return ids, means
         fresh = [p for p in affected if p in self._counts]
         position = {int(p): i for i, p in enumerate(ids)}
         for start in range(0, len(fresh), BLOCK):
@@ -252,17 +293,30 @@ class QuestionBoard:
                     d = float(distance[r, c])
                     self._near.setdefault(a, {})[b] = d
                     self._near.setdefault(b, {})[a] = d
-
-    def _means(self) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.array(sorted(self._counts), dtype=np.int64)
-        if not len(ids):
-            return ids, np.zeros((0, self._vectors.shape[1]))
-        means = np.stack([self._sums[int(p)] / self._counts[int(p)] for p in ids])
         return ids, means
 
-    def _update_faces(self, changed: np.ndarray, affected: set[int], recheck: set[int]) -> None:
+    def _means(self, affected: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(person ids, sorted; the mean of each one's faces): the last ones, with the rows of
+        the ``affected`` people made again."""
+        ids, means = self._mean_cache
+        if len(affected) * 2 > len(ids):
+            ids = np.array(sorted(self._counts), dtype=np.int64)
+            rows = [self._sums[int(p)] / self._counts[int(p)] for p in ids]
+            means = np.stack(rows) if rows else np.zeros((0, self._vectors.shape[1]))
+        elif affected:
+            keep = ~np.isin(ids, list(affected))
+            added = sorted(p for p in affected if p in self._counts)
+            ids = np.concatenate([ids[keep], np.array(added, dtype=np.int64)])
+            means = np.concatenate([means[keep], np.array([self._sums[p] / self._counts[p] for p in added])
+                                    .reshape(len(added), -1)])
+            order = np.argsort(ids, kind="stable")
+            ids, means = ids[order], means[order]
+        self._mean_cache = (ids, means)
+        return ids, means
+
+    def _update_faces(self, changed: np.ndarray, affected: set[int], recheck: set[int],
+                      ids: np.ndarray, means: np.ndarray) -> None:
         """The nearest person of each unsorted face, where it can have changed."""
-        ids, means = self._means()
         unsorted = np.flatnonzero(self._unsorted)
         full = set(int(r) for r in changed if self._unsorted[r]) | {r for r in recheck if self._unsorted[r]}
         gone = np.flatnonzero(~self._unsorted & (self._best != NONE))
@@ -272,7 +326,8 @@ class QuestionBoard:
             self._best[:] = NONE
             self._best_distance[:] = np.inf
             return
-        full.update(int(r) for r in unsorted if self._best[r] in affected)
+        if affected:
+            full.update(int(r) for r in unsorted[np.isin(self._best[unsorted], list(affected))])
         # A person that changed may now be nearer than a face's best.
         columns = [i for i, p in enumerate(ids) if int(p) in affected]
         if columns and len(unsorted):
@@ -305,7 +360,7 @@ class QuestionBoard:
                   skip: Collection[tuple[str, int, int]] = ()) -> list[Question]:
         """The open questions, most useful first (at most ``limit``), leaving out ``skip`` keys."""
         found = [q for q in self._all() if q.key not in skip]
-        found.sort(key=lambda q: (-q.score, q.distance, q.key))
+        found.sort(key=lambda q: (q.likelihood < UNLIKELY, -q.score, q.distance, q.key))
         return found[:limit] if limit is not None else found
 
     def count(self) -> int:

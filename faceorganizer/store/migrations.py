@@ -105,13 +105,16 @@ def _v2_to_v3(conn: Connection) -> None:
 
 
 def _v3_to_v4(conn: Connection) -> None:
-    """Pairs of people the user said are different ("apart")."""
+    """Pairs of people the user said are different ("apart"); who holds each face readable from
+    an index alone."""
     conn.exec_driver_sql(
         "CREATE TABLE apart (person_id INTEGER NOT NULL, other_id INTEGER NOT NULL, "
         "created_at DATETIME NOT NULL, PRIMARY KEY (person_id, other_id), "
         "FOREIGN KEY(person_id) REFERENCES people (id) ON DELETE CASCADE, "
         "FOREIGN KEY(other_id) REFERENCES people (id) ON DELETE CASCADE)")
     conn.exec_driver_sql("CREATE INDEX ix_apart_other_id ON apart (other_id)")
+    conn.exec_driver_sql("DROP INDEX ix_faces_person")
+    conn.exec_driver_sql("CREATE INDEX ix_faces_holder ON faces (person_id, state, ignored)")
 
 
 MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}

@@ -146,7 +146,10 @@ class Face(Base):
     """A detected face: box and landmarks in the displayed photo's pixels, and its embedding."""
 
     __tablename__ = "faces"
-    __table_args__ = (Index("ix_faces_person", "person_id"), {"sqlite_autoincrement": True})
+    # who holds each face, read without touching the rows (the questions board reads it after
+    # every answer); also the index for a person's faces
+    __table_args__ = (Index("ix_faces_holder", "person_id", "state", "ignored"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)

@@ -274,21 +274,3 @@ def test_the_sample_spreads_over_sure_faces() -> None:
     assert len(picked) == 6 and picked[0].id == 3 and picked[-1].id == 19
     assert all(f.state != FaceState.SUGGESTED for f in picked)
     assert [f.id for f in sample(faces[:2])] == [0, 1]
-
-
-
-
-
-@pytest.mark.xfail(reason="questions.py ranks by gain x likelihood: two large people that are "
-                          "very likely different (5%, 50 faces: score 2.8) come before a "
-                          "likely fragment (46%, 2 faces: 0.9), as on ../shared/data/many where "
-                          "the first question is two different men (4%, 49 faces)",
-                   strict=False)
-def test_an_unlikely_question_is_not_asked_before_a_likely_one(library: Library) -> None:
-    a = identities(1, seed=21)[0]
-    big = add_faces(library, faces_of(a, 50, spread=0.55, seed=1))
-    other = add_faces(library, faces_of(near(a, 0.85, seed=22), 50, spread=0.55, seed=2))
-    piece = add_faces(library, faces_of(near(a, 0.45, seed=23), 2, spread=0.55, seed=3))
-    people = [ops.create_person(library, faces) for faces in (big, other, piece)]
-    first = QuestionBoard(library).questions()[0]
-    assert (first.person, first.into) == (people[2], people[0]), first
