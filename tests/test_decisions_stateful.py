@@ -13,8 +13,9 @@ switch the weights back and forth. After every step:
 - no duplicate photo or face; every photo file is one photo with one face per drawn face;
 - a photo whose bytes did not change keeps its face ids (also when it comes back to its
   path after being gone, beside a copy of itself);
-- every face belongs to at most one person, which exists; suggestions only go to
-  people the user knows; faces marked as not a face belong to no one;
+- every face belongs to at most one person, which exists and which it was not said not to
+  be; suggestions only go to people the user knows; faces marked as not a face belong to
+  no one;
 - no open question is about a pair said to be different, or a face said not to be that
   person.
 
@@ -447,10 +448,12 @@ class LibraryMachine(RuleBasedStateMachine):
             confirmed = set(session.scalars(select(Face.person_id).where(
                 Face.state == FaceState.CONFIRMED)))
             corrected = set(session.scalars(select(Rejection.person_id)))  # a face taken out of them
-            apart = set((a, b) for a, b in session.execute(select(Apart.person_id, Apart.other_id)))
+            apart = {(a, b) for a, b in session.execute(select(Apart.person_id, Apart.other_id))}
             assert all(a < b and a in people and b in people for a, b in apart)
             corrected |= {p for pair in apart for p in pair}
-            rejected = set((f, p) for f, p in session.execute(select(Rejection.face_id, Rejection.person_id)))
+            rejected = {(f, p) for f, p in session.execute(select(Rejection.face_id, Rejection.person_id))}
+            held = {(f, p) for f, p in session.execute(select(Face.id, Face.person_id))}
+            assert not held & rejected, "a face in a person it was said not to be"
             for person, face_state, ignored in session.execute(
                     select(Face.person_id, Face.state, Face.ignored)):
                 assert person is None or person in people

@@ -91,7 +91,17 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
                                           .where(Rejection.person_id == source_id))
                if f not in moved]
     already = set(session.scalars(select(Rejection.face_id).where(Rejection.person_id == target_id)))
-    session.add_all(Rejection(face_id=f, person_id=target_id) for f in carried if f not in already)
+    # A face in ``target`` that was "not source" is not ``target`` either: it leaves, unless the
+    # user confirmed it there (then that stands, and "not source" is not carried).
+    held = {f: state for f, state in session.execute(
+        select(Face.id, Face.state).where(Face.person_id == target_id, Face.id.in_(carried)))}
+    confirmed = {f for f, state in held.items() if state == FaceState.CONFIRMED}
+    leaving = [f for f in held if f not in confirmed]
+    if leaving:
+        session.execute(update(Face).where(Face.id.in_(leaving))
+                        .values(person_id=None, state=FaceState.AUTO))
+    session.add_all(Rejection(face_id=f, person_id=target_id) for f in carried
+                    if f not in already and f not in confirmed)
     for other in _apart_from(session, source_id):
         if other != target_id:
             _put_apart(session, target_id, other)
