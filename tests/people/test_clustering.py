@@ -47,7 +47,7 @@ def test_merge_groups_is_exact_average_linkage() -> None:
 
 def test_step_one_is_scikit_learn_average_linkage() -> None:
     vectors, _ = people([40, 30, 20, 10, 5], seed=4, spread=0.9)
-    params = ClusterParams(threshold=0.95, merge_threshold=0)
+    params = ClusterParams(threshold=0.95, merge_threshold=0, attach_threshold=0)
     ours = cluster(vectors, params)
     assert score(ours.tolist(), sklearn_average(vectors, 0.95).tolist()).bcubed_f == 1.0
 
@@ -76,7 +76,7 @@ def test_a_person_seen_at_two_ages_is_one_person_when_clearly_apart_from_others(
     vectors = np.concatenate([young, old, strangers])
     gap = np.mean(np.sum((young[:, None] - old[None]) ** 2, axis=2))
     assert 0.75 < gap < 1.0  # too far for step one alone
-    strict = cluster(vectors, ClusterParams(merge_threshold=0))
+    strict = cluster(vectors, ClusterParams(merge_threshold=0, attach_threshold=0))
     assert len(set(strict[:6].tolist())) == 2
     labels = cluster(vectors)
     assert len(set(labels[:6].tolist())) == 1
@@ -104,3 +104,85 @@ def test_big_components_are_split_and_merged_back_like_full_linkage(
     small = cluster(vectors)
     assert score(small.tolist(), full.tolist()).bcubed_f == 1.0
     assert score(small.tolist(), truth).bcubed_f == 1.0
+
+
+def mean_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Average linkage's distance: the mean squared distance between the faces of a and b."""
+    return float(np.mean(np.sum((a[:, None].astype(np.float64) - b[None]) ** 2, axis=2)))
+
+
+def test_a_large_group_takes_the_fragments_that_are_clearly_closest_to_it() -> None:
+    """One person in many photos: a core, and a few photos each in other conditions that
+    average linkage leaves apart. They are nearer the core than anything else: one person."""
+    face = identities(1, 21)[0]
+    core = faces_of(face, 40, spread=0.6, seed=1)
+    conditions = identities(3, 22)
+    fragments = [faces_of(unit(face + 0.85 * c), 3, spread=0.4, seed=5 + i)
+                 for i, c in enumerate(conditions)]
+    others = [faces_of(d, 12, spread=0.5, seed=30 + i) for i, d in enumerate(identities(3, 23))]
+    vectors = np.concatenate([core, *fragments, *others, identities(10, 24)])
+    truth = [0] * 49 + [i for i in (1, 2, 3) for _ in range(12)] + list(range(10, 20))
+    gaps = [mean_distance(core, f) for f in fragments]
+    assert min(gaps) > ClusterParams().threshold  # too far for step one
+    assert mean_distance(fragments[0], fragments[1]) < 1.1  # and near each other: not isolated
+    before = cluster(vectors, ClusterParams(attach_threshold=0))
+    assert len(set(before[:49].tolist())) == 4  # the old result: a large group and fragments
+    labels = cluster(vectors)
+    assert len(set(labels[:49].tolist())) == 1
+    assert score(labels.tolist(), truth).bcubed_f == 1.0
+
+
+def test_two_close_but_distinct_dense_groups_stay_apart() -> None:
+    """Two people with tight groups, closer to each other than to anyone else, are farther
+    apart than either's own faces by more than the attach margin: two people."""
+    base = identities(1, 31)[0]
+    a, b, c = (unit(base + 0.95 * d) for d in identities(3, 32))
+    vectors = np.concatenate([faces_of(a, 25, spread=0.35, seed=1), faces_of(b, 25, spread=0.35, seed=2),
+                              faces_of(c, 25, spread=0.35, seed=3)])
+    truth = [i for i in range(3) for _ in range(25)]
+    ab = mean_distance(vectors[:25], vectors[25:50])
+    params = ClusterParams()
+    assert params.threshold < ab < params.attach_threshold
+    assert ab - mean_distance(vectors[:25], vectors[:25]) * 25 / 24 > params.attach_margin
+    s = score(cluster(vectors).tolist(), truth)
+    assert s.bcubed_f == 1.0
+    # One looser threshold, the alternative, merges them.
+    assert score(cluster(vectors, ClusterParams(threshold=ab + 0.05, merge_threshold=0,
+                                                attach_threshold=0)).tolist(), truth).bcubed_precision < 1
+
+
+def test_a_fragment_between_two_people_joins_neither() -> None:
+    """Photos about as close to two people's groups are not given to either."""
+    first, second = identities(2, 41)
+    middle = unit(first + second)
+    vectors = np.concatenate([faces_of(first, 20, spread=0.6, seed=1),
+                              faces_of(second, 20, spread=0.6, seed=2),
+                              faces_of(middle, 3, spread=0.3, seed=3)])
+    near = [mean_distance(vectors[40:], vectors[:20]), mean_distance(vectors[40:], vectors[20:40])]
+    assert max(near) < ClusterParams().attach_threshold
+    assert min(near) > ClusterParams().attach_isolation * max(near)
+    labels = cluster(vectors)
+    assert len(set(labels.tolist())) == 3
+    assert len(set(labels[40:].tolist())) == 1
+
+
+def test_attaching_scales_to_groups_larger_than_k() -> None:
+    """Fragments of a person whose group is larger than ``k`` still find it."""
+    face = identities(1, 51)[0]
+    core = faces_of(face, 200, spread=0.6, seed=1)
+    fragments = [faces_of(unit(face + 0.85 * c), 3, spread=0.4, seed=5 + i)
+                 for i, c in enumerate(identities(3, 52))]
+    vectors = np.concatenate([core, *fragments, identities(30, 53)])
+    labels = cluster(vectors, ClusterParams(k=8))
+    assert len(set(labels[:209].tolist())) == 1
+    assert len(set(labels.tolist())) == 31
+
+
+def test_the_people_settings_defaults_are_the_clustering_defaults() -> None:
+    from faceorganizer.people.settings import DISTANCES, PeopleSettings
+
+    assert PeopleSettings().cluster_params == ClusterParams()
+    assert {"attach_threshold", "attach_margin"} <= set(DISTANCES)
+    scaled = PeopleSettings().scaled(2.0).cluster_params
+    assert (scaled.attach_threshold, scaled.attach_margin) == (2.4, 0.7)
+    assert scaled.attach_isolation == ClusterParams().attach_isolation
