@@ -559,8 +559,12 @@ class ReviewPage(QWidget):
         else:
             name = into.name if into is not None and into.name else None
             self.prompt.setText(f"Is this {name}?" if name else "Is this the same person as these?")
-            where = ("suggested for this person" if face is not None and face.person_id == question.into
-                     else "in no person yet")
+            if face is None or face.person_id != question.into:
+                where = "in no person yet"
+            elif question.member:
+                where = "grouped with this person, but unlike the others"
+            else:
+                where = "suggested for this person"
             when = f", {face.taken_at:%d %b %Y}" if face is not None and face.taken_at else ""
             self.left.show_faces("This face", where + when, [face] if face is not None else [],
                                  large=True)
@@ -568,7 +572,8 @@ class ReviewPage(QWidget):
             self.right.show_faces(self._title(into), self._count(into), sample(others))
             self.yes.setText("Yes (Y)")
             self.no.setText("No (N)")
-            gain = "Yes puts the face in this person"
+            gain = ("No takes the face out of this person" if question.member
+                    else "Yes puts the face in this person")
         self.detail.setText(f"{gain}; {likely}. {remaining}.")
 
     @staticmethod

@@ -6,12 +6,16 @@ the user finish the job with as few answers as possible:
 
 - **merge**: "are these two people the same person?" Yes is ``merge`` (the smaller or
   unnamed one into the other); no is ``apart``, remembered for good.
-- **face**: "is this face X?", for a suggestion (X is the person it is suggested for) and
-  for an unsorted face (X is the nearest person it was not said not to be). Yes is
-  ``confirm`` or ``move``; no is ``reject``, which for an unsorted face remembers "not X".
+- **face**: "is this face X?", for a suggestion (X is the person it is suggested for), for
+  an unsorted face (X is the nearest person it was not said not to be; faces below the
+  quality gate too: grouping leaves them out, a person can tell) and for a face grouping
+  put into X that is further from X's other faces than they are from each other by over
+  ``MEMBER_GAP`` (a *member* question: the useful answer is no). Yes is ``confirm`` or
+  ``move``; no is ``reject``, which for an unsorted face remembers "not X".
 
 Each question is ranked by what a yes would settle (the faces that would move: the whole
-smaller person for a merge, one face for a face question) times how likely the yes is:
+smaller person for a merge, one face for a face question) times how likely the yes is (for
+a member question: how likely the no is, from how far beyond its person's own spread it is):
 
 - a face and a person: a logistic curve of their distance (average over the person's faces)
   centred on the verification threshold, where a pair of faces is as likely the same person
@@ -59,8 +63,10 @@ from faceorganizer.store.states import FaceState
 # Built-in distances (squared L2 between unit embeddings of the built-in weights); they are
 # read in the library's space like the people settings.
 SLOPE = 0.1
-ASK_MARGIN = 0.2
+ASK_MARGIN = 0.35
 UNLIKELY = 0.1  # questions less likely than this come after all the others
+MEMBER_MIN_FACES = 3  # a person's grouped faces are asked about from this many faces
+MEMBER_GAP = 0.25  # ... when further from its other faces than they are from each other by this
 CENTRE_GAP = 0.45
 CENTRE_SLOPE = 0.05  # + SLOPE / sqrt(faces of the smaller person)
 BLOCK = 1024
@@ -70,8 +76,9 @@ NONE = -1
 @dataclass(frozen=True)
 class Question:
     """``kind`` "merge": is ``person`` the same as ``into``? ``kind`` "face": is ``face``
-    person ``into``? ``distance`` in the library's space; ``gain``: faces a yes settles;
-    ``likelihood``: how likely the yes is (0 to 1)."""
+    person ``into``? ``distance`` in the library's space; ``gain``: faces the answer that
+    changes something settles; ``likelihood``: how likely the yes is (0 to 1). ``member``: a
+    face grouped into ``into`` that is doubtful there (the useful answer is no)."""
 
     kind: str
     person: int | None
@@ -80,10 +87,16 @@ class Question:
     distance: float
     gain: int
     likelihood: float
+    member: bool = False
+
+    @property
+    def chance(self) -> float:
+        """How likely the answer changes the library: a yes, or a no for a doubtful member."""
+        return 1.0 - self.likelihood if self.member else self.likelihood
 
     @property
     def score(self) -> float:
-        return self.gain * self.likelihood
+        return self.gain * self.chance
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -143,6 +156,9 @@ class QuestionBoard:
         self._kept = np.zeros(n, dtype=bool)
         self._unsorted = np.zeros(n, dtype=bool)
         self._suggested = np.zeros(n, dtype=bool)
+        self._state = np.zeros(n, dtype=np.int64)
+        self._member_distance = np.full(n, np.nan)  # an automatic member's distance to the rest
+        self._member_excess = np.full(n, np.nan)  # ... less the person's spread between its faces
         self._sums: dict[int, np.ndarray] = {}
         self._counts: dict[int, int] = {}
         self._mean_cache: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64),
@@ -159,6 +175,7 @@ class QuestionBoard:
 
     def _read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, tuple[str | None, bool]],
                              set[tuple[int, int]], set[tuple[int, int]]]:
+        """(person, state: 0 auto, 1 suggested, 2 confirmed, ignored) per face row, people, ..."""
         """Who holds each face now, and the people, rejections and "apart" pairs.
 
         Most of the time between an answer and the next question would go into reading who
@@ -168,14 +185,18 @@ class QuestionBoard:
         (``ix_faces_holder``), in SQL, and the faces of the people whose fingerprint changed
         (or of no person) are read again."""
         suggested_sql = f"state = '{FaceState.SUGGESTED.value}'"
+        confirmed_sql = f"state = '{FaceState.CONFIRMED.value}'"
         with self.library.reader() as session:
             connection = session.connection()
             groups = {int(r[0]): tuple(r[1:]) for r in connection.exec_driver_sql(
                 f"SELECT coalesce(person_id, {NONE}), count(*), sum(id), sum(id * id), "
                 f"sum(CASE WHEN {suggested_sql} THEN id ELSE 0 END), "
+                f"sum(CASE WHEN {confirmed_sql} THEN id ELSE 0 END), "
                 "sum(CASE WHEN ignored THEN id ELSE 0 END) FROM faces GROUP BY person_id").cursor.fetchall()}
             changed = {g for g in set(groups) | set(self._groups) if groups.get(g) != self._groups.get(g)}
-            columns = f"SELECT id, coalesce(person_id, {NONE}), {suggested_sql}, ignored FROM faces"
+            columns = (f"SELECT id, coalesce(person_id, {NONE}), "
+                       f"CASE WHEN {suggested_sql} THEN 1 WHEN {confirmed_sql} THEN 2 ELSE 0 END, "
+                       "ignored FROM faces")
             if self._first_read:
                 rows = connection.exec_driver_sql(columns).cursor.fetchall()
             elif changed:
@@ -191,12 +212,12 @@ class QuestionBoard:
             rejected = {(f, p) for f, p in session.execute(select(Rejection.face_id, Rejection.person_id))}
             apart = apart_pairs(session)
         self._groups = groups
-        person, suggested, ignored = self._person.copy(), self._suggested.copy(), self._ignored.copy()
+        person, state, ignored = self._person.copy(), self._state.copy(), self._ignored.copy()
         if self._first_read:
-            person[:], suggested[:], ignored[:] = NONE, False, True
+            person[:], state[:], ignored[:] = NONE, 0, True
         elif changed:  # faces of a changed person are where the rows read say, or gone
             stale = np.isin(person, list(changed))
-            person[stale], suggested[stale], ignored[stale] = NONE, False, True
+            person[stale], state[stale], ignored[stale] = NONE, 0, True
         self._first_read = False
         table = np.array(rows, dtype=np.int64).reshape(-1, 4)
         n = len(self._ids)
@@ -206,19 +227,20 @@ class QuestionBoard:
             known = self._ids[at] == table[:, 0]
             at = at[known]
             person[at] = table[known, 1]
-            suggested[at] = table[known, 2] != 0
+            state[at] = table[known, 2]
             ignored[at] = table[known, 3] != 0
-        return person, suggested, ignored, people, rejected, apart
+        return person, state, ignored, people, rejected, apart
 
     # --- following the library ------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Bring the questions up to date with the library (cost: what changed)."""
-        person, suggested, ignored, people, rejected, apart = self._read()
+        person, state, ignored, people, rejected, apart = self._read()
+        suggested = state == 1
         kept = (person != NONE) & ~suggested & ~ignored
-        unsorted = (person == NONE) & ~ignored & self._good
+        unsorted = (person == NONE) & ~ignored  # also faces below the quality gate: a person can tell
         changed = np.flatnonzero((person != self._person) | (kept != self._kept)
-                                 | (unsorted != self._unsorted) | (suggested != self._suggested))
+                                 | (unsorted != self._unsorted) | (state != self._state))
         affected = {int(p) for p in np.concatenate([self._person[changed], person[changed]]) if p >= 0}
         shown = {p: v for p, v in people.items() if not v[1]}
         before = {p: (self._names.get(p), p in self._hidden) for p in set(self._names) | self._hidden}
@@ -226,6 +248,7 @@ class QuestionBoard:
                         if people.get(p, (None, True)) != before.get(p, (None, True)))
         affected.update(p for pair in apart ^ self._apart for p in pair)
         self._person, self._kept, self._unsorted, self._suggested = person, kept, unsorted, suggested
+        self._state = state
         self._ignored = ignored
         self._names = {p: name for p, (name, _) in people.items()}
         self._hidden = {p for p, (_, hidden) in people.items() if hidden}
@@ -244,6 +267,7 @@ class QuestionBoard:
 
         ids, means = self._update_people(affected, shown)
         self._update_faces(changed, affected, recheck, ids, means)
+        self._update_members(changed, affected)
 
     def _row_of(self, face_id: int) -> int | None:
         at = int(np.searchsorted(self._ids, face_id))
@@ -354,13 +378,35 @@ class QuestionBoard:
             self._best[block] = np.where(ok, ids[best], NONE)
             self._best_distance[block] = np.where(ok, nearest, np.inf)
 
+    def _update_members(self, changed: np.ndarray, affected: set[int]) -> None:
+        """The mean distance of each automatic member of a person (grouping put it there, the
+        user did not) to the person's other faces, where it can have changed."""
+        member = self._kept & (self._state == 0) & self._good
+        rows = np.flatnonzero(member & (np.isin(self._person, list(affected)) if affected else False))
+        rows = np.union1d(rows, changed[member[changed]]) if len(changed) else rows
+        self._member_distance[~member] = np.nan
+        self._member_excess[~member] = np.nan
+        for p in np.unique(self._person[rows]):
+            p = int(p)
+            mine = rows[self._person[rows] == p]
+            count = self._counts.get(p, 0)
+            if count < MEMBER_MIN_FACES:
+                self._member_distance[mine] = self._member_excess[mine] = np.nan
+                continue
+            others = (self._sums[p][None, :] - self._vectors[mine]) / (count - 1)
+            distance = 2.0 - 2.0 * np.einsum("ij,ij->i", self._vectors[mine], others)
+            mean = self._sums[p] / count
+            spread = 2.0 - 2.0 * (count * float(mean @ mean) - 1.0) / (count - 1)  # between its faces
+            self._member_distance[mine] = distance
+            self._member_excess[mine] = distance - spread
+
     # --- the questions ----------------------------------------------------------------------------
 
     def questions(self, limit: int | None = None,
                   skip: Collection[tuple[str, int, int]] = ()) -> list[Question]:
         """The open questions, most useful first (at most ``limit``), leaving out ``skip`` keys."""
         found = [q for q in self._all() if q.key not in skip]
-        found.sort(key=lambda q: (q.likelihood < UNLIKELY, -q.score, q.distance, q.key))
+        found.sort(key=lambda q: (q.chance < UNLIKELY, -q.score, q.distance, q.key))
         return found[:limit] if limit is not None else found
 
     def count(self) -> int:
@@ -376,6 +422,19 @@ class QuestionBoard:
     def _all(self) -> Iterator[Question]:
         yield from self._merge_questions()
         yield from self._face_questions(np.flatnonzero(self._suggested | (self._best != NONE)))
+        yield from self._member_questions()
+
+    def _member_questions(self) -> Iterator[Question]:
+        """Faces grouped into a person that are more likely someone else ("is this face X?";
+        no takes it out)."""
+        doubtful = np.flatnonzero(self._member_excess > MEMBER_GAP * self.scale)
+        for r in doubtful:
+            p = int(self._person[r])
+            if p in self._hidden:
+                continue
+            yield Question("face", None, p, int(self._ids[r]), float(self._member_distance[r]), 1,
+                           likelihood(float(self._member_excess[r]), (MEMBER_GAP + 0.1) * self.scale,
+                                      self.slope), member=True)
 
     def _merge_questions(self) -> Iterator[Question]:
         for a, partners in self._near.items():

@@ -216,3 +216,23 @@ def test_a_board_that_follows_answers_asks_what_a_fresh_board_asks(library: Libr
         assert shape(board.questions()) == shape(QuestionBoard(library, STRICT).questions())
     with library.reader() as session:
         assert session.scalars(select(Face.id)).first() is not None
+
+
+def test_faces_grouped_with_someone_else_are_asked_about_and_no_takes_them_out(library: Library) -> None:
+    """A grouping that put two faces of B in A's person: each is asked about ("is this A?"),
+    A's own faces are not, and no takes it out for good."""
+    a, b = identities(2, seed=12)
+    own = add_faces(library, faces_of(a, 10, spread=0.5, seed=1))
+    strays = add_faces(library, faces_of(near(a, 1.0, seed=2), 2, spread=0.5, seed=3))
+    person = auto_people(library, [own + strays])[0]
+    board = QuestionBoard(library, STRICT)
+    asked = [q for q in board.questions() if q.member]
+    assert {q.face for q in asked} == set(strays) and all(q.into == person for q in asked)
+    assert all(q.chance > 0.5 and q.likelihood < 0.5 for q in asked)
+    ops.reject(library, [asked[0].face])
+    board.refresh()
+    assert asked[0].face not in {q.face for q in board.questions()}
+    assert person_of(library, asked[0].face) is None
+    ops.confirm(library, [asked[1].face])  # "yes, it is A": not asked again either
+    board.refresh()
+    assert not [q for q in board.questions() if q.member]
