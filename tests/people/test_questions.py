@@ -221,7 +221,7 @@ def test_a_board_that_follows_answers_asks_what_a_fresh_board_asks(library: Libr
 def test_faces_grouped_with_someone_else_are_asked_about_and_no_takes_them_out(library: Library) -> None:
     """A grouping that put two faces of B in A's person: each is asked about ("is this A?"),
     A's own faces are not, and no takes it out for good."""
-    a, b = identities(2, seed=12)
+    a = identities(1, seed=12)[0]
     own = add_faces(library, faces_of(a, 10, spread=0.5, seed=1))
     strays = add_faces(library, faces_of(near(a, 1.0, seed=2), 2, spread=0.5, seed=3))
     person = auto_people(library, [own + strays])[0]
