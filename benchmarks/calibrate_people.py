@@ -34,12 +34,14 @@ from faceorganizer.store.schema import Face, Photo
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FACEORGANIZER_TEST_DATA", REPO.parent / "shared" / "data"))
-SETTINGS = [ClusterParams(t, 0.0, 0.7) for t in (0.6, 0.7, 0.75, 0.8, 0.9)] + [
-    ClusterParams(0.7, 1.0, 0.7), ClusterParams(0.75, 1.0, 0.7), ClusterParams(0.8, 1.0, 0.7)]
+# Steps 1-2 only (attach_threshold 0), as calibrated; then the default with step 3.
+SETTINGS = [ClusterParams(t, 0.0, 0.7, attach_threshold=0.0) for t in (0.6, 0.7, 0.75, 0.8, 0.9)] + [
+    ClusterParams(t, 1.0, 0.7, attach_threshold=0.0) for t in (0.7, 0.75, 0.8)] + [ClusterParams()]
 
 
 def label(p: ClusterParams) -> str:
-    return f"t={p.threshold}" + (f" +isolated<{p.merge_threshold}" if p.merge_threshold else "")
+    return (f"t={p.threshold}" + (f" +isolated<{p.merge_threshold}" if p.merge_threshold else "")
+            + (f" +attach<{p.attach_threshold}" if p.attach_threshold else ""))
 
 
 def lfw_embeddings(models) -> tuple[list, np.ndarray]:
