@@ -31,10 +31,10 @@ a member question: how likely the no is, from how far beyond its person's own sp
 A question less than ``UNLIKELY`` (10%) likely comes after all the others, whatever it would
 settle: two large people that are almost surely different (3%, 47 faces) would otherwise be
 asked before a fragment of 2 faces that is 85% likely to belong, and a user who keeps
-answering no to such questions stops trusting them. Pairs whose average distance is over
-the threshold + ``ASK_MARGIN`` are not asked. An answered
-question is never asked again: a merge or a move leaves nothing to ask, "apart" and "not X"
-are kept in the library.
+answering no to such questions stops trusting them. A face further than the threshold +
+``ASK_MARGIN`` (0.35) from every person, and two people further apart than the threshold +
+``MERGE_ASK_MARGIN`` (0.2), are not asked about. An answered question is never asked
+again: a merge or a move leaves nothing to ask, "apart" and "not X" are kept in the library.
 
 A :class:`QuestionBoard` keeps every open question of a library and follows its changes
 cheaply: the embeddings are read once, and :meth:`QuestionBoard.refresh` reads only who
@@ -45,6 +45,7 @@ the next question comes in milliseconds after an answer on a library of 50,000 f
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections.abc import Collection, Iterator
@@ -63,7 +64,8 @@ from faceorganizer.store.states import FaceState
 # Built-in distances (squared L2 between unit embeddings of the built-in weights); they are
 # read in the library's space like the people settings.
 SLOPE = 0.1
-ASK_MARGIN = 0.35
+ASK_MARGIN = 0.35  # faces
+MERGE_ASK_MARGIN = 0.2  # people: further apart, two people are almost never one
 UNLIKELY = 0.1  # questions less likely than this come after all the others
 MEMBER_MIN_FACES = 3  # a person's grouped faces are asked about from this many faces
 MEMBER_GAP = 0.25  # ... when further from its other faces than they are from each other by this
@@ -144,6 +146,7 @@ class QuestionBoard:
         self.slope = SLOPE * scale
         self.scale = scale
         self.limit = settings.verify_threshold + ASK_MARGIN * scale
+        self.merge_limit = settings.verify_threshold + MERGE_ASK_MARGIN * scale
         good = (table.size >= settings.gate_min_size) & (table.probability >= settings.gate_min_probability)
         self._ids = table.ids
         self._vectors = np.ascontiguousarray(table.embeddings, dtype=np.float32)
@@ -166,7 +169,7 @@ class QuestionBoard:
         self._sizes: dict[int, int] = {}
         self._names: dict[int, str | None] = {}
         self._hidden: set[int] = set()
-        self._near: dict[int, dict[int, float]] = {}
+        self._near: dict[int, dict[int, tuple[float, float]]] = {}  # (distance, likelihood)
         self._best = np.full(n, NONE, dtype=np.int64)
         self._best_distance = np.full(n, np.inf)
         self._rejected: dict[int, set[int]] = {}  # face row -> people it is not
@@ -310,13 +313,13 @@ class QuestionBoard:
         for start in range(0, len(fresh), BLOCK):
             block = fresh[start:start + BLOCK]
             distance = 2.0 - 2.0 * (means[[position[p] for p in block]] @ means.T)
-            rows, cols = np.nonzero(distance < self.limit)
+            rows, cols = np.nonzero(distance < self.merge_limit)
             for r, c in zip(rows, cols, strict=True):
                 a, b = block[r], int(ids[c])
                 if a != b:
-                    d = float(distance[r, c])
-                    self._near.setdefault(a, {})[b] = d
-                    self._near.setdefault(b, {})[a] = d
+                    pair = (float(distance[r, c]), self._same(a, b))  # both change only with a or b
+                    self._near.setdefault(a, {})[b] = pair
+                    self._near.setdefault(b, {})[a] = pair
         return ids, means
 
     def _means(self, affected: set[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -405,9 +408,13 @@ class QuestionBoard:
     def questions(self, limit: int | None = None,
                   skip: Collection[tuple[str, int, int]] = ()) -> list[Question]:
         """The open questions, most useful first (at most ``limit``), leaving out ``skip`` keys."""
-        found = [q for q in self._all() if q.key not in skip]
-        found.sort(key=lambda q: (q.chance < UNLIKELY, -q.score, q.distance, q.key))
-        return found[:limit] if limit is not None else found
+        def order(q: Question) -> tuple[bool, float, float, tuple[str, int, int]]:
+            return (q.chance < UNLIKELY, -q.score, q.distance, q.key)
+
+        found = (q for q in self._all() if q.key not in skip)
+        if limit is not None:
+            return heapq.nsmallest(limit, found, key=order)
+        return sorted(found, key=order)
 
     def count(self) -> int:
         return sum(1 for _ in self._all())
@@ -438,7 +445,7 @@ class QuestionBoard:
 
     def _merge_questions(self) -> Iterator[Question]:
         for a, partners in self._near.items():
-            for b, distance in partners.items():
+            for b, (distance, same) in partners.items():
                 if a > b or (a, b) in self._apart:
                     continue
                 named_a, named_b = self._names.get(a), self._names.get(b)
@@ -446,7 +453,7 @@ class QuestionBoard:
                     continue  # two names: the user already told them apart
                 source, target = self._direction(a, b)
                 gain = self._sizes.get(source, 0)
-                yield Question("merge", source, target, None, distance, gain, self._same(a, b))
+                yield Question("merge", source, target, None, distance, gain, same)
 
     def _same(self, a: int, b: int) -> float:
         """How likely two people are one: from the gap between their centres."""
