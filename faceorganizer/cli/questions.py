@@ -56,7 +56,7 @@ def run_questions(args: argparse.Namespace) -> int:
         def who(person_id: int) -> str:
             p = people.get(person_id)
             name = f' "{p.name}"' if p is not None and p.name else ""
-            faces = f", {p.faces} faces" if p is not None else ""
+            faces = f" ({p.faces} face{'s' if p.faces != 1 else ''})" if p is not None else ""
             return f"person {person_id}{name}{faces}"
 
         for i, q in enumerate(questions, 1):
@@ -80,12 +80,12 @@ def run_apart(args: argparse.Namespace) -> int:
     with open_library(args, create=False) as library:
         if args.take_back:
             if ops.forget_apart(library, args.person, args.other):
-                print(f"Persons {args.person} and {args.other} may be asked about again.")
+                print(f"People {args.person} and {args.other} may be asked about again.")
             else:
-                print(f"Persons {args.person} and {args.other} were not said to be different.")
+                print(f"People {args.person} and {args.other} were not said to be different.")
         elif ops.apart(library, args.person, args.other):
-            print(f"Persons {args.person} and {args.other} are different people; "
+            print(f"People {args.person} and {args.other} are different people; "
                   "they will not be put together or asked about again.")
         else:
-            print(f"Persons {args.person} and {args.other} were already said to be different.")
+            print(f"People {args.person} and {args.other} were already said to be different.")
     return 0
