@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from faceorganizer.evaluation.metrics import ClusterScores, score
 from faceorganizer.jobs import scan_and_group
@@ -51,29 +51,51 @@ def evaluate_folder(folder: Path, models: ModelsFactory, settings: ScanSettings 
         for event in scan_and_group(lib, [folder], models, settings, people or PeopleSettings()):
             if progress:
                 progress(event)
+        largest = largest_faces(lib)
+        truth = truth_of(largest, folder)
+        predicted = predicted_labels(lib, list(truth))
         with lib.reader() as session:
-            rows = session.execute(select(Photo.path, Face.id, Face.person_id, Face.x1, Face.y1,
-                                          Face.x2, Face.y2)
-                                   .outerjoin(Face, (Face.photo_id == Photo.id)
-                                              & Face.ignored.is_(False))).all()
-    largest: dict[str, tuple[float, int, int | None]] = {}
-    photos = set()
-    for path, face_id, person_id, x1, y1, x2, y2 in rows:
-        photos.add(path)
-        if face_id is None:
-            continue
+            photos = session.scalar(select(func.count()).select_from(Photo)) or 0
+    scores = score(predicted, list(truth.values()))
+    found = {p for p in predicted if p.startswith("person-")}
+    return ClusterEvaluation(scores, people_found=len(found), people_true=len(set(truth.values())),
+                             photos=photos, photos_without_face=photos - len(largest),
+                             seconds=time.monotonic() - started)
+
+
+def largest_faces(library: Library) -> dict[str, int]:
+    """Each photo's largest face (not marked as not a face): photo path -> face id."""
+    with library.reader() as session:
+        rows = session.execute(select(Photo.path, Face.id, Face.x1, Face.y1, Face.x2, Face.y2)
+                               .join(Face, Face.photo_id == Photo.id)
+                               .where(Face.ignored.is_(False))).all()
+    largest: dict[str, tuple[float, int]] = {}
+    for path, face_id, x1, y1, x2, y2 in rows:
         area = (x2 - x1) * (y2 - y1)
         if path not in largest or area > largest[path][0]:
-            largest[path] = (area, face_id, person_id)
-    truth, predicted = [], []
-    for path, (_, face_id, person_id) in sorted(largest.items()):
+            largest[path] = (area, face_id)
+    return {path: face_id for path, (_, face_id) in largest.items()}
+
+
+def folder_truth(library: Library, folder: Path) -> dict[int, str]:
+    """The largest face of each photo in a person's folder -> that folder's name (photos
+    directly in ``folder`` belong to nobody in particular), in photo path order."""
+    return truth_of(largest_faces(library), folder)
+
+
+def truth_of(largest: dict[str, int], folder: Path) -> dict[int, str]:
+    truth = {}
+    for path, face_id in sorted(largest.items()):
         relative = Path(path).relative_to(folder)
-        if len(relative.parts) < 2:
-            continue  # photos directly in the folder belong to nobody in particular
-        truth.append(relative.parts[0])
-        predicted.append(f"person-{person_id}" if person_id is not None else f"unsorted-{face_id}")
-    scores = score(predicted, truth)
-    found = {p for p in predicted if p.startswith("person-")}
-    return ClusterEvaluation(scores, people_found=len(found), people_true=len(set(truth)),
-                             photos=len(photos), photos_without_face=len(photos) - len(largest),
-                             seconds=time.monotonic() - started)
+        if len(relative.parts) >= 2:
+            truth[face_id] = relative.parts[0]
+    return truth
+
+
+def predicted_labels(library: Library, faces: list[int]) -> list[str]:
+    """Who grouping says each face is: ``person-ID``, or ``unsorted-FACE`` (a group of its own)."""
+    with library.reader() as session:
+        persons = {f: p for f, p in session.execute(
+            select(Face.id, Face.person_id).where(Face.id.in_(faces)))}
+    return [f"person-{persons[f]}" if persons.get(f) is not None else f"unsorted-{f}" for f in faces]
+

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from faceorganizer.evaluation.clusters import folder_truth, predicted_labels
 from faceorganizer.evaluation.metrics import ClusterScores, score
 from faceorganizer.jobs import scan_and_group
 from faceorganizer.people import operations as ops
@@ -36,7 +37,7 @@ from faceorganizer.people.settings import PeopleSettings, load_settings
 from faceorganizer.scan.scanner import ModelsFactory
 from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library
-from faceorganizer.store.schema import Face, Photo
+from faceorganizer.store.schema import Face
 
 
 def _scores(s: ClusterScores) -> dict[str, float]:
@@ -71,9 +72,8 @@ def _persons(library: Library, faces: list[int]) -> dict[int, int | None]:
 
 
 def _score(library: Library, truth: dict[int, str]) -> tuple[ClusterScores, int]:
-    faces = sorted(truth)
-    persons = _persons(library, faces)
-    predicted = [f"person-{persons[f]}" if persons.get(f) is not None else f"unsorted-{f}" for f in faces]
+    faces = list(truth)
+    predicted = predicted_labels(library, faces)
     found = {p for p in predicted if p.startswith("person-")}
     return score(predicted, [truth[f] for f in faces]), len(found)
 
@@ -140,25 +140,6 @@ def simulate_review(library: Library, truth: dict[int, str], budget: int | None 
                         people_start=people_start, people_end=people_end,
                         people_true=len(set(truth.values())), seconds=time.monotonic() - started,
                         by_kind=dict(by_kind))
-
-
-def folder_truth(library: Library, folder: Path) -> dict[int, str]:
-    """The largest face of each photo in a person's folder -> that folder's name."""
-    with library.reader() as session:
-        rows = session.execute(select(Photo.path, Face.id, Face.x1, Face.y1, Face.x2, Face.y2)
-                               .join(Face, Face.photo_id == Photo.id)
-                               .where(Face.ignored.is_(False))).all()
-    largest: dict[str, tuple[float, int]] = {}
-    for path, face_id, x1, y1, x2, y2 in rows:
-        area = (x2 - x1) * (y2 - y1)
-        if path not in largest or area > largest[path][0]:
-            largest[path] = (area, face_id)
-    truth = {}
-    for path, (_, face_id) in largest.items():
-        relative = Path(path).relative_to(folder)
-        if len(relative.parts) >= 2:
-            truth[face_id] = relative.parts[0]
-    return truth
 
 
 def evaluate_review(folder: Path, models: ModelsFactory, budget: int | None = None,

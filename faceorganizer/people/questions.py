@@ -73,6 +73,7 @@ CENTRE_GAP = 0.45
 CENTRE_SLOPE = 0.05  # + SLOPE / sqrt(faces of the smaller person)
 BLOCK = 1024
 NONE = -1
+AUTO, SUGGESTED, CONFIRMED = 0, 1, 2  # a face's state, as the board keeps it
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class QuestionBoard:
         self._kept = np.zeros(n, dtype=bool)
         self._unsorted = np.zeros(n, dtype=bool)
         self._suggested = np.zeros(n, dtype=bool)
-        self._state = np.zeros(n, dtype=np.int64)
+        self._state = np.full(n, AUTO, dtype=np.int64)
         self._member_distance = np.full(n, np.nan)  # an automatic member's distance to the rest
         self._member_excess = np.full(n, np.nan)  # ... less the person's spread between its faces
         self._sums: dict[int, np.ndarray] = {}
@@ -178,8 +179,8 @@ class QuestionBoard:
 
     def _read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, tuple[str | None, bool]],
                              set[tuple[int, int]], set[tuple[int, int]]]:
-        """(person, state: 0 auto, 1 suggested, 2 confirmed, ignored) per face row, people, ..."""
-        """Who holds each face now, and the people, rejections and "apart" pairs.
+        """Who holds each face now (per face row: person, state code ``AUTO``, ``SUGGESTED`` or
+        ``CONFIRMED``, ignored), and the people, rejections and "apart" pairs.
 
         Most of the time between an answer and the next question would go into reading who
         holds each of 50,000 faces, so only the faces of the people whose faces changed are
@@ -197,8 +198,8 @@ class QuestionBoard:
                 f"sum(CASE WHEN {confirmed_sql} THEN id ELSE 0 END), "
                 "sum(CASE WHEN ignored THEN id ELSE 0 END) FROM faces GROUP BY person_id").cursor.fetchall()}
             changed = {g for g in set(groups) | set(self._groups) if groups.get(g) != self._groups.get(g)}
-            columns = (f"SELECT id, coalesce(person_id, {NONE}), "
-                       f"CASE WHEN {suggested_sql} THEN 1 WHEN {confirmed_sql} THEN 2 ELSE 0 END, "
+            columns = (f"SELECT id, coalesce(person_id, {NONE}), CASE WHEN {suggested_sql} THEN "
+                       f"{SUGGESTED} WHEN {confirmed_sql} THEN {CONFIRMED} ELSE {AUTO} END, "
                        "ignored FROM faces")
             if self._first_read:
                 rows = connection.exec_driver_sql(columns).cursor.fetchall()
@@ -217,10 +218,10 @@ class QuestionBoard:
         self._groups = groups
         person, state, ignored = self._person.copy(), self._state.copy(), self._ignored.copy()
         if self._first_read:
-            person[:], state[:], ignored[:] = NONE, 0, True
+            person[:], state[:], ignored[:] = NONE, AUTO, True
         elif changed:  # faces of a changed person are where the rows read say, or gone
             stale = np.isin(person, list(changed))
-            person[stale], state[stale], ignored[stale] = NONE, 0, True
+            person[stale], state[stale], ignored[stale] = NONE, AUTO, True
         self._first_read = False
         table = np.array(rows, dtype=np.int64).reshape(-1, 4)
         n = len(self._ids)
@@ -239,11 +240,11 @@ class QuestionBoard:
     def refresh(self) -> None:
         """Bring the questions up to date with the library (cost: what changed)."""
         person, state, ignored, people, rejected, apart = self._read()
-        suggested = state == 1
+        changed = np.flatnonzero((person != self._person) | (state != self._state)
+                                 | (ignored != self._ignored))
+        suggested = state == SUGGESTED
         kept = (person != NONE) & ~suggested & ~ignored
         unsorted = (person == NONE) & ~ignored  # also faces below the quality gate: a person can tell
-        changed = np.flatnonzero((person != self._person) | (kept != self._kept)
-                                 | (unsorted != self._unsorted) | (state != self._state))
         affected = {int(p) for p in np.concatenate([self._person[changed], person[changed]]) if p >= 0}
         shown = {p: v for p, v in people.items() if not v[1]}
         before = {p: (self._names.get(p), p in self._hidden) for p in set(self._names) | self._hidden}
@@ -384,7 +385,7 @@ class QuestionBoard:
     def _update_members(self, changed: np.ndarray, affected: set[int]) -> None:
         """The mean distance of each automatic member of a person (grouping put it there, the
         user did not) to the person's other faces, where it can have changed."""
-        member = self._kept & (self._state == 0) & self._good
+        member = self._kept & (self._state == AUTO) & self._good
         rows = np.flatnonzero(member & (np.isin(self._person, list(affected)) if affected else False))
         rows = np.union1d(rows, changed[member[changed]]) if len(changed) else rows
         self._member_distance[~member] = np.nan
@@ -424,18 +425,19 @@ class QuestionBoard:
         row = self._row_of(face_id)
         if row is None:
             return None
-        return next(iter(self._face_questions(np.array([row]))), None)
+        rows = np.array([row])
+        return next(itertools.chain(self._face_questions(rows), self._member_questions(rows)), None)
 
     def _all(self) -> Iterator[Question]:
         yield from self._merge_questions()
         yield from self._face_questions(np.flatnonzero(self._suggested | (self._best != NONE)))
         yield from self._member_questions()
 
-    def _member_questions(self) -> Iterator[Question]:
+    def _member_questions(self, rows: np.ndarray | None = None) -> Iterator[Question]:
         """Faces grouped into a person that are more likely someone else ("is this face X?";
-        no takes it out)."""
-        doubtful = np.flatnonzero(self._member_excess > MEMBER_GAP * self.scale)
-        for r in doubtful:
+        no takes it out), among ``rows`` (default: all)."""
+        doubtful = self._member_excess > MEMBER_GAP * self.scale
+        for r in np.flatnonzero(doubtful) if rows is None else rows[doubtful[rows]]:
             p = int(self._person[r])
             if p in self._hidden:
                 continue
