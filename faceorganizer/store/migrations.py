@@ -4,9 +4,9 @@ The version lives in SQLite's ``PRAGMA user_version``. ``MIGRATIONS[n]`` turns a
 version-``n`` library into version ``n + 1``; they run in order, in one
 transaction, after a backup copy of the file is made, with foreign-key actions off
 (so that rebuilding a table cascades nothing) and a foreign-key check before the
-commit. Version 1 is the first schema; ``tests/fixtures/library_v1.sql``,
-``library_v2.sql`` and ``library_v3.sql`` keep real libraries of those versions so every later migration
-is tested from them. A migration's DDL is written out here, not taken from the
+commit. Version 1 is the first schema; ``tests/fixtures/library_v1.sql`` to
+``library_v4.sql`` keep real libraries of those versions so every later migration is tested
+from them. A migration's DDL is written out here, not taken from the
 current models, so that it stays what it was when later schemas change.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # 'FOrg': marks the file as a faceorganizer library.
 APPLICATION_ID = 0x464F7267
 
@@ -117,4 +117,12 @@ def _v3_to_v4(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_faces_holder ON faces (person_id, state, ignored)")
 
 
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+def _v4_to_v5(conn: Connection) -> None:
+    """Faces from files and drawn by the user (where each face came from); per photo, the XMP
+    sidecar read with it and what was wrong with its face regions."""
+    conn.exec_driver_sql("ALTER TABLE faces ADD COLUMN origin VARCHAR(16) DEFAULT 'detected' NOT NULL")
+    conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN warning TEXT")
+    conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN sidecar TEXT")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}

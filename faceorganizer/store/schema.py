@@ -1,6 +1,6 @@
 """The library's tables as SQLAlchemy 2 typed models.
 
-Schema version 4. A change to these tables needs a new version and a migration
+Schema version 5. A change to these tables needs a new version and a migration
 in :mod:`faceorganizer.store.migrations`. Photos, people and faces never reuse the id
 of a deleted row (SQLite ``AUTOINCREMENT``), so an id held by an undo step, a script
 or the window always means the same row or none.
@@ -22,7 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from faceorganizer.store.states import FaceState, PhotoStatus
+from faceorganizer.store.states import FaceOrigin, FaceState, PhotoStatus
 
 DECISION = {"decision": True}  # column info: the user's decision, captured by undo
 AUTOINCREMENT: Any = {"sqlite_autoincrement": True}  # ids of deleted rows are never reused
@@ -49,7 +49,7 @@ class EmbeddingBlob(TypeDecorator[np.ndarray]):
         return np.frombuffer(value, dtype="<f4").astype(np.float32)
 
 
-def _enum(enum: type[FaceState] | type[PhotoStatus]) -> SqlEnum:
+def _enum(enum: type[FaceState] | type[PhotoStatus] | type[FaceOrigin]) -> SqlEnum:
     """An enum column stored as its values in a VARCHAR(16) (the schema's text is unchanged)."""
     return SqlEnum(enum, native_enum=False, create_constraint=False, length=16,
                    values_callable=lambda members: [m.value for m in members], validate_strings=True)
@@ -87,6 +87,10 @@ class Photo(Base):
     taken_at: Mapped[datetime | None]
     status: Mapped[PhotoStatus] = mapped_column(_enum(PhotoStatus), index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    # what was wrong with the photo's face regions (XMP), one line each; the photo was scanned
+    warning: Mapped[str | None] = mapped_column(Text)
+    # the XMP sidecar read with it ("name size mtime_ns"), so that an edited sidecar is read again
+    sidecar: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -166,6 +170,8 @@ class Face(Base):
     state: Mapped[FaceState] = mapped_column(_enum(FaceState), default=FaceState.AUTO,
                                              server_default=FaceState.AUTO.value, info=DECISION)
     ignored: Mapped[bool] = mapped_column(default=False, server_default="0", info=DECISION)
+    origin: Mapped[FaceOrigin] = mapped_column(_enum(FaceOrigin), default=FaceOrigin.DETECTED,
+                                               server_default=FaceOrigin.DETECTED.value)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     photo: Mapped[Photo] = relationship(back_populates="faces")

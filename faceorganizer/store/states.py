@@ -27,6 +27,14 @@ class FaceState(_Value):
     CONFIRMED = "confirmed"  # the user said so; nothing automatic moves it
 
 
+class FaceOrigin(_Value):
+    """Where a face's box came from."""
+
+    DETECTED = "detected"  # the face detector found it; a re-detection may replace or drop it
+    FILE = "file"  # a face region written into the photo's XMP by another app (or by us)
+    DRAWN = "drawn"  # the user drew it; only the user removes it
+
+
 class PersonState(_Value):
     """How the user knows a person, as the People view filters them (a person is one of these)."""
 
