@@ -155,13 +155,14 @@ def _decode(image: Image.Image, target_long_side: int | None) -> tuple[Image.Ima
     return rgb, rgb.size[0] / full_width
 
 
-def read_info(image: Image.Image) -> PhotoInfo:
-    """Size in displayed orientation, format, orientation and date taken, from the header."""
+def read_info(image: Image.Image, fallback_orientation: int | None = None) -> PhotoInfo:
+    """Size in displayed orientation, format, orientation and date taken, from the header.
+    ``fallback_orientation`` (from XMP, say a sidecar's) counts where the EXIF has none."""
     try:
         exif = image.getexif()
-        orientation = int(exif.get(_ORIENTATION, 1) or 1)
+        orientation = int(exif.get(_ORIENTATION, fallback_orientation or 1) or 1)
     except Exception:
-        exif, orientation = Image.Exif(), 1
+        exif, orientation = Image.Exif(), fallback_orientation or 1
     if orientation not in range(1, 9):
         orientation = 1
     width, height = image.size
@@ -190,11 +191,11 @@ def _shrink(image: Image.Image, long_side: int) -> tuple[Image.Image, float]:
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0), size[0] / width
 
 
-def decode_for_detection(data: bytes, *, detection_size: int,
-                         max_megapixels: float = 120.0) -> DecodedPhoto:
+def decode_for_detection(data: bytes, *, detection_size: int, max_megapixels: float = 120.0,
+                         fallback_orientation: int | None = None) -> DecodedPhoto:
     """Decode a photo's bytes for detection: EXIF-oriented, reduced where possible."""
     image = _open(data, int(max_megapixels * 1e6))
-    info = read_info(image)
+    info = read_info(image, fallback_orientation)
     source, source_scale = _decode(image, detection_size)
     source = _orient(source, info.orientation)
     detection, factor = _shrink(source, detection_size)
@@ -211,9 +212,10 @@ def decode_at_scale(data: bytes, info: PhotoInfo, scale: float,
     return _orient(rgb, info.orientation), actual
 
 
-def open_oriented(data: bytes, max_megapixels: float = 120.0) -> Image.Image:
+def open_oriented(data: bytes, max_megapixels: float = 120.0,
+                  fallback_orientation: int | None = None) -> Image.Image:
     """The whole photo at full resolution, RGB, as a person sees it."""
     image = _open(data, int(max_megapixels * 1e6))
-    info = read_info(image)
+    info = read_info(image, fallback_orientation)
     rgb, _ = _decode(image, None)
     return _orient(rgb, info.orientation)

@@ -27,6 +27,7 @@ from PIL import Image
 
 from faceorganizer.imaging import ImageError, decode_at_scale, read_info
 from faceorganizer.paths import cache_dir
+from faceorganizer.sidecars import orientation_hint
 
 CONTEXT = 0.35  # of the box side, added around the face
 # A face thumbnail is 5 to 20 kB: 500 MB holds tens of thousands of them, every face of a
@@ -141,16 +142,22 @@ class ThumbnailCache:
         except OSError as exc:
             raise ImageError(f"cannot read {photo}: {exc.strerror or exc}") from exc
 
+    @classmethod
+    def _read_oriented(cls, photo: str) -> tuple[bytes, int | None]:
+        """The photo's bytes and the orientation its XMP gives where its EXIF has none."""
+        data = cls._read(photo)
+        return data, orientation_hint(data, photo)
+
     def face(self, photo: str, box: tuple[float, float, float, float], size: int) -> Image.Image:
         """A ``size`` x ``size`` picture of the face at ``box`` (displayed-photo pixels)."""
         mtime = _mtime(photo)
         key = _key("face", photo, mtime, *(round(v) for v in box), size)
-        return self._cached(key, lambda: face_image(self._read(photo), box, size))
+        return self._cached(key, lambda: face_image(*self._read_oriented(photo), box, size))
 
     def photo(self, photo: str, size: int) -> Image.Image:
         """The photo with its long side ``size`` pixels, as a person sees it."""
         key = _key("photo", photo, _mtime(photo), size)
-        return self._cached(key, lambda: photo_image(self._read(photo), size))
+        return self._cached(key, lambda: photo_image(*self._read_oriented(photo), size))
 
 
 def _entries(folder: Path) -> list[os.DirEntry[str]]:
@@ -193,9 +200,10 @@ def _mtime(path: str) -> int:
         return 0
 
 
-def face_image(data: bytes, box: tuple[float, float, float, float], size: int) -> Image.Image:
+def face_image(data: bytes, orientation: int | None, box: tuple[float, float, float, float],
+               size: int) -> Image.Image:
     with Image.open(io.BytesIO(data)) as opened:
-        info = read_info(opened)
+        info = read_info(opened, orientation)
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1) * (1 + 2 * CONTEXT)
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
@@ -209,9 +217,9 @@ def face_image(data: bytes, box: tuple[float, float, float, float], size: int) -
     return image.crop(region).resize((size, size), Image.Resampling.BILINEAR)
 
 
-def photo_image(data: bytes, size: int) -> Image.Image:
+def photo_image(data: bytes, orientation: int | None, size: int) -> Image.Image:
     with Image.open(io.BytesIO(data)) as opened:
-        info = read_info(opened)
+        info = read_info(opened, orientation)
     image, _ = decode_at_scale(data, info, min(1.0, size / max(info.width, info.height, 1)))
     image.thumbnail((size, size), Image.Resampling.BILINEAR)
     return image

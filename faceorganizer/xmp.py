@@ -233,3 +233,10 @@ def displayed_box(box: tuple[float, float, float, float],
 
     (ax, ay), (bx, by) = point(x1, y1), point(x2, y2)
     return (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+
+
+def stored_box(box: tuple[float, float, float, float],
+               orientation: int | None) -> tuple[float, float, float, float]:
+    """The inverse of :func:`displayed_box`: a normalized box in the displayed image, in the
+    image as stored (where regions are written)."""
+    return displayed_box(box, {6: 8, 8: 6}.get(orientation or 1, orientation))

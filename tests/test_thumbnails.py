@@ -60,9 +60,9 @@ def test_reading_an_entry_makes_it_recent_so_it_survives(tmp_path: Path,
     made: list[int] = []
     original = thumbnails.photo_image
 
-    def counted(data: bytes, size: int) -> Image.Image:
+    def counted(data: bytes, orientation: int | None, size: int) -> Image.Image:
         made.append(size)
-        return original(data, size)
+        return original(data, orientation, size)
 
     monkeypatch.setattr(thumbnails, "photo_image", counted)
     cache = ThumbnailCache(tmp_path / "thumbs")

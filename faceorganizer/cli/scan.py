@@ -81,6 +81,17 @@ def print_summary(summary: ScanSummary, library: Path, grouping: ReclusterSummar
         print(f"  offline (not found, its photos are kept): {root}")
     for problem in summary.problems:
         print(f"  folder not readable: {problem.path}: {problem.error}")
+    if summary.tag_conflicts:
+        print(f"Names in files the library decided otherwise on ({len(summary.tag_conflicts)}; "
+              "the library's decision is kept):")
+        for conflict in summary.tag_conflicts:
+            box = ", ".join(f"{v:.0f}" for v in conflict.box)
+            held = conflict.library_name or "an unnamed person, or not a face"
+            print(f"  {conflict.photo} [{box}]: the file says {conflict.file_name}, the library {held}")
+    if summary.warnings:
+        print(f"Face regions (XMP) not read ({len(summary.warnings)} photos; the photos were scanned):")
+        for warning in summary.warnings:
+            print(f"  {warning.path}: {warning.error}")
     if summary.failures:
         print(f"Failed files ({len(summary.failures)}):")
         for failure in summary.failures:

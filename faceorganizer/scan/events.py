@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from faceorganizer.people.tags import TagConflict
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -30,6 +32,8 @@ class ScanSummary:
     failures: tuple[Failure, ...] = ()
     offline_roots: tuple[str, ...] = ()
     problems: tuple[Failure, ...] = field(default=())
+    tag_conflicts: tuple[TagConflict, ...] = ()  # names in files the library decided otherwise on
+    warnings: tuple[Failure, ...] = ()  # photos scanned whose face regions (XMP) were not all usable
 
     def as_dict(self) -> dict:
         return {
@@ -41,6 +45,8 @@ class ScanSummary:
             "failures": [{"path": f.path, "error": f.error} for f in self.failures],
             "offline_roots": list(self.offline_roots),
             "unreadable_folders": [{"path": p.path, "error": p.error} for p in self.problems],
+            "tag_conflicts": [c.as_dict() for c in self.tag_conflicts],
+            "warnings": [{"path": w.path, "warning": w.error} for w in self.warnings],
         }
 
 

@@ -27,10 +27,11 @@ import numpy as np
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from faceorganizer.analysis import AnalyzedPhoto, decode, find_faces
+from faceorganizer.analysis import AnalyzedPhoto, add_regions, decode, find_faces
 from faceorganizer.imaging import DecodedPhoto, ImageError
 from faceorganizer.models.base import EMBEDDING_SIZE, Models
 from faceorganizer.paths import absolute
+from faceorganizer.people.tags import TagConflict, apply_file_names
 from faceorganizer.scan.events import (
     Failure,
     ScanEvent,
@@ -41,6 +42,7 @@ from faceorganizer.scan.events import (
 )
 from faceorganizer.scan.walker import FoundFile, WalkProblem, walk
 from faceorganizer.settings import ScanSettings
+from faceorganizer.sidecars import FileRegions, file_regions
 from faceorganizer.space import EmbeddingSpace
 from faceorganizer.store import Library
 from faceorganizer.store.errors import LibraryAccessError
@@ -98,6 +100,12 @@ class _Work:
     mtime_ns: int
     known: KnownPhoto | None
     allow_move: bool
+    sidecar: str | None = None
+    sidecar_key: str | None = None
+
+    @property
+    def same_sidecar(self) -> bool:
+        return self.known is not None and self.known.sidecar == self.sidecar_key
 
 
 @dataclass(frozen=True)
@@ -112,11 +120,13 @@ class _Decoded(_Result):
 
     data: bytes
     decoded: DecodedPhoto
+    regions: FileRegions
 
 
 @dataclass(frozen=True)
 class _Analyzed(_Result):
     photo: AnalyzedPhoto
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,8 @@ class Scanner:
         self.library = library
         self.retry_failed = retry_failed
         self.saved = 0  # photos committed by this scan
+        self.tag_conflicts: list[TagConflict] = []  # names in files the library decided otherwise on
+        self.warnings: list[Failure] = []  # what was wrong with photos' face regions (XMP)
         self._models_factory = models
         self._models: Models | None = None
         self.settings = settings or ScanSettings()
@@ -208,12 +220,15 @@ class Scanner:
             return _Failed(work, None, _read_error(exc))
         content_hash = hashlib.sha256(data).hexdigest()
         known = work.known
-        if known is not None and known.status == PhotoStatus.OK and known.content_hash == content_hash:
+        if (known is not None and known.status == PhotoStatus.OK and known.content_hash == content_hash
+                and work.same_sidecar):
             return _Touched(work, content_hash)
         if work.allow_move and content_hash in move_hashes:
             return _Moved(work, content_hash)
         try:
-            return _Decoded(work, content_hash, data, decode(data, self.settings))
+            regions = file_regions(data, work.sidecar)
+            return _Decoded(work, content_hash, data, decode(data, self.settings, regions.orientation),
+                            regions)
         except Exception as exc:  # never let one file end the scan
             return _Failed(work, content_hash, _analysis_error(exc))
 
@@ -221,9 +236,10 @@ class Scanner:
         """Find and crop the faces of a decoded photo. Never raises."""
         try:
             photo = find_faces(item.data, item.decoded, models.detector, self.settings)
+            photo = add_regions(item.data, item.decoded, photo, item.regions.regions, self.settings)
         except Exception as exc:
             return _Failed(item.work, item.content_hash, _analysis_error(exc))
-        return _Analyzed(item.work, item.content_hash, photo)
+        return _Analyzed(item.work, item.content_hash, photo, tuple(item.regions.warnings))
 
     # ---- scanning thread ---------------------------------------------------------------
 
@@ -263,7 +279,8 @@ class Scanner:
             missing=0 if cancelled else len(missing_ids), failed=counts["failed"],
             still_failed=plan.still_failed, faces=counts["faces"],
             seconds=time.monotonic() - started, cancelled=cancelled,
-            failures=tuple(failures), offline_roots=offline, problems=tuple(plan.problems))
+            failures=tuple(failures), offline_roots=offline, problems=tuple(plan.problems),
+            tag_conflicts=tuple(self.tag_conflicts), warnings=tuple(self.warnings))
         yield ScanFinished(summary)
 
     def _plan(self, online: list[str], roots: dict[str, int]) -> _ScanPlan:
@@ -309,7 +326,8 @@ class Scanner:
 
     def _sort(self, plan: _ScanPlan, item: FoundFile, old: KnownPhoto | None, root_id: int) -> None:
         """Decide what one found file needs."""
-        same_file = old is not None and (old.size, old.mtime_ns) == (item.size, item.mtime_ns)
+        same_file = old is not None and (old.size, old.mtime_ns, old.sidecar) == (
+            item.size, item.mtime_ns, item.sidecar_key)
         if old is not None and same_file:
             failed_before = old.status == PhotoStatus.FAILED or (
                 old.status == PhotoStatus.MISSING and old.error is not None)
@@ -325,7 +343,8 @@ class Scanner:
                     plan.restored[old.id] = PhotoStatus.FAILED
                 return
         plan.work.append(_Work(item.path, root_id, item.size, item.mtime_ns, old,
-                               allow_move=old is None))
+                               allow_move=old is None, sidecar=item.sidecar,
+                               sidecar_key=item.sidecar_key))
 
     def _record_failed_names(self, bad_names: list[tuple[str, str, int]]) -> None:
         if not bad_names:
@@ -479,7 +498,7 @@ class Scanner:
                     if photo is None:
                         photo = Photo(path=work.path, root_id=work.root_id)
                         session.add(photo)
-                photo.size, photo.mtime_ns = work.size, work.mtime_ns
+                photo.size, photo.mtime_ns, photo.sidecar = work.size, work.mtime_ns, work.sidecar_key
                 if result.content_hash is not None:
                     photo.content_hash = result.content_hash
                 if isinstance(result, _Failed):
@@ -489,8 +508,15 @@ class Scanner:
                 if isinstance(result, _Analyzed):
                     info, faces = result.photo.info, result.photo.faces
                     photo.width, photo.height, photo.taken_at = info.width, info.height, info.taken_at
+                    photo.warning = "\n".join(result.warnings) or None
+                    self.warnings.extend(Failure(work.path, w) for w in result.warnings)
                     assert embedder is not None or not faces
-                    set_faces(session, photo, [f.detection for f in faces],
-                              embeddings[offset:offset + len(faces)],
-                              embedder.space.model_id if embedder is not None else "")
+                    rows = set_faces(session, photo, [f.detection for f in faces],
+                                     embeddings[offset:offset + len(faces)],
+                                     embedder.space.model_id if embedder is not None else "",
+                                     [f.origin for f in faces])
                     offset += len(faces)
+                    named = [(row, f.name) for row, f in zip(rows, faces, strict=True) if f.name]
+                    if named:
+                        session.flush()
+                        self.tag_conflicts.extend(apply_file_names(session, photo.path, named))

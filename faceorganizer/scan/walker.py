@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from faceorganizer.imaging import IMAGE_EXTENSIONS
+from faceorganizer.sidecars import key_of, sidecar_names
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class FoundFile:
     size: int
     mtime_ns: int
     name_error: str | None = None
+    sidecar: str | None = None  # its XMP sidecar (faceorganizer.sidecars), if it has one
+    sidecar_key: str | None = None  # changes whenever the sidecar does
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,21 @@ def _hidden(entry: os.DirEntry[str]) -> bool:
     return False
 
 
+def _sidecar(name: str, listing: dict[str, os.DirEntry[str]]) -> tuple[str, str] | None:
+    """(path, key) of a photo's sidecar, from its folder's listing (no extra lookups)."""
+    for candidate in sidecar_names(name):
+        entry = listing.get(candidate)
+        if entry is None:
+            continue
+        try:
+            st = None if entry.is_dir(follow_symlinks=True) else entry.stat(follow_symlinks=True)
+        except OSError:
+            continue
+        path, name_error = display_path(entry.path)
+        return None if name_error else (path, key_of(entry.name, st))
+    return None
+
+
 def walk(root: str) -> Iterator[FoundFile | WalkProblem]:
     """Photo files under ``root``, in a stable order."""
     seen_dirs: set[tuple[int, int]] = set()
@@ -74,6 +92,7 @@ def walk(root: str) -> Iterator[FoundFile | WalkProblem]:
             yield WalkProblem(folder, exc.strerror or str(exc))
             continue
         subfolders = []
+        xmp = {e.name.lower(): e for e in entries if e.name.lower().endswith(".xmp")}
         for entry in entries:
             if _hidden(entry):
                 continue
@@ -93,6 +112,8 @@ def walk(root: str) -> Iterator[FoundFile | WalkProblem]:
                 continue
             seen_files.add(file_key)
             path, name_error = display_path(entry.path)
+            sidecar = _sidecar(entry.name, xmp)
             yield FoundFile(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                            name_error=name_error)
+                            name_error=name_error, sidecar=sidecar[0] if sidecar else None,
+                            sidecar_key=sidecar[1] if sidecar else None)
         stack.extend(reversed(subfolders))

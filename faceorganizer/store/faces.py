@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from faceorganizer.models.base import Detection
 from faceorganizer.store.records import library_space
 from faceorganizer.store.schema import Face, Photo
+from faceorganizer.store.states import FaceOrigin
 
 # A re-detected face that overlaps an old one this much is the same face: it keeps
 # its id (and so, later, its person and the user's decisions about it).
@@ -36,11 +37,15 @@ def _fill(face: Face, detection: Detection, embedding: np.ndarray, model_id: str
 
 
 def set_faces(session: Session, photo: Photo, detections: Sequence[Detection],
-              embeddings: np.ndarray, model_id: str) -> int:
-    """Make ``photo``'s faces these; old faces that overlap a new one keep their ids.
+              embeddings: np.ndarray, model_id: str,
+              origins: Sequence[FaceOrigin] | None = None) -> list[Face]:
+    """Make ``photo``'s faces these; old faces that overlap a new one keep their ids. An old
+    face that was drawn by the user or read from a file stays even where nothing overlaps it:
+    only the user removes it (re-detection only replaces what detection found).
 
-    Returns how many faces were new.
+    Returns the face rows, in the order of ``detections``.
     """
+    origins = origins if origins is not None else [FaceOrigin.DETECTED] * len(detections)
     old = list(photo.faces)
     pairs = sorted(((iou(f.box, d.box), i, j) for i, f in enumerate(old)
                     for j, d in enumerate(detections)), reverse=True)
@@ -53,18 +58,20 @@ def set_faces(session: Session, photo: Photo, detections: Sequence[Detection],
             matched_old.add(i)
             matched_new[j] = old[i]
     for i, face in enumerate(old):
-        if i not in matched_old:
+        if i not in matched_old and face.origin == FaceOrigin.DETECTED:
             photo.faces.remove(face)
             session.delete(face)
-    added = 0
+    rows = []
     for j, detection in enumerate(detections):
         matched = matched_new.get(j)
         face = matched if matched is not None else Face()
         if matched is None:
             photo.faces.append(face)
-            added += 1
+        if face.origin != FaceOrigin.DRAWN:  # a drawn face stays drawn, whatever finds it again
+            face.origin = origins[j]
         _fill(face, detection, embeddings[j], model_id)
-    return added
+        rows.append(face)
+    return rows
 
 
 def comparable_faces(session: Session) -> Any:

@@ -23,15 +23,17 @@ class KnownPhoto:
     content_hash: str | None
     status: str
     error: str | None = None  # why it failed (kept while it is missing)
+    sidecar: str | None = None  # the key of the XMP sidecar read with it
 
 
 def photos_under(session: Session, folder: str) -> dict[str, KnownPhoto]:
     """Every photo row inside ``folder``, by path."""
     rows = session.execute(
         select(Photo.path, Photo.id, Photo.size, Photo.mtime_ns, Photo.content_hash, Photo.status,
-               Photo.error)
+               Photo.error, Photo.sidecar)
         .where(under_prefix(Photo.path, folder)))
-    return {r.path: KnownPhoto(r.id, r.size, r.mtime_ns, r.content_hash, r.status, r.error) for r in rows}
+    return {r.path: KnownPhoto(r.id, r.size, r.mtime_ns, r.content_hash, r.status, r.error, r.sidecar)
+            for r in rows}
 
 
 def missing_by_hash(session: Session) -> dict[str, list[int]]:
