@@ -22,12 +22,13 @@ from faceorganizer.cli import (
     questions,
     scan,
     search,
+    tags,
     train,
 )
 from faceorganizer.cli.common import library_path
 from faceorganizer.errors import FaceorganizerError
 
-COMMANDS = (scan, listing, people, questions, search, evaluate, train, maintenance, doctor)
+COMMANDS = (scan, listing, people, questions, search, tags, evaluate, train, maintenance, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:
