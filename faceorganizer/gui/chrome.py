@@ -43,6 +43,7 @@ class Commands:
     open: QAction
     rescan: QAction
     retry_failed: QAction
+    write_names: QAction
     search: QAction
     rename: QAction
     settings: QAction
@@ -76,6 +77,9 @@ def install(window: MainWindow) -> Commands:
                       "Look for new, changed, moved and deleted photos"),
         retry_failed=action("Retry &Failed Files", window.retry_failed, tip=(
             "Read the files that could not be read again, even those that did not change")),
+        write_names=action("Write &Names to Files...", window.write_names, tip=(
+            "Write the names into XMP sidecar files next to the photos (or into the photos), "
+            "for other photo apps")),
         search=action("Search by &Photo...", window.search_photo_dialog, QKeySequence.StandardKey.Find,
                       SP.SP_FileDialogContentsView, "Find the photos of the person in a photo"),
         rename=action("&Rename Person", window.rename, "F2"),
@@ -86,6 +90,8 @@ def install(window: MainWindow) -> Commands:
     file_menu = menus.addMenu("&File")
     for item in (commands.open, commands.rescan, commands.retry_failed):
         file_menu.addAction(item)
+    file_menu.addSeparator()
+    file_menu.addAction(commands.write_names)
     file_menu.addSeparator()
     file_menu.addAction(action("&Quit", window.close, QKeySequence.StandardKey.Quit))
     edit = menus.addMenu("&Edit")

@@ -25,6 +25,7 @@ from .thumbs import ThumbnailService
 T = TypeVar("T")
 P = ParamSpec("P")
 ModelsFactory = Callable[[Callable[[str], None]], Models]
+WRITE_NAMES = "write_names_after_decisions"  # the app setting (QSettings key), off by default
 
 
 def real_models(device: str, library: Library) -> ModelsFactory:
@@ -84,6 +85,7 @@ class AppContext(QObject):
     changed = Signal()  # the library's content changed: views reload
     message = Signal(str)  # a status-bar message
     failed = Signal(str)  # a write to the library failed (locked, disk full...): what to show
+    decided = Signal(object)  # a decision was made, undone or redone: its Change
 
     def __init__(self, library: Library, settings: QSettings, models: ModelsFactory | None = None,
                  thumbnails: ThumbnailService | None = None, parent: QObject | None = None) -> None:
@@ -101,6 +103,11 @@ class AppContext(QObject):
     @property
     def device(self) -> str:
         return str(self.settings.value("device", "auto"))
+
+    @property
+    def write_names_after_decisions(self) -> bool:
+        """Whether the sidecars of the photos a naming decision concerns are rewritten after it."""
+        return bool(self.settings.value(WRITE_NAMES, False, type=bool))
 
     def scan_settings(self) -> ScanSettings:
         stored = self.settings.value("min_face_size")
@@ -126,6 +133,7 @@ class AppContext(QObject):
         changes: list[Change] = []
         if self.attempt(lambda: changes.append(operation.undoable(self.library, *args, **kwargs)[1])):
             self.undo.push(_Decision(self, text, changes[0]))  # its first redo reloads the views
+            self.decided.emit(changes[0])
         return bool(changes)
 
     def step(self, forward: bool) -> bool:
@@ -140,6 +148,7 @@ class AppContext(QObject):
         if not self.attempt(redo if forward else undo, self.library, command.change):
             return False
         self.undo.setIndex(index + 1 if forward else index - 1)
+        self.decided.emit(command.change)
         return True
 
     def attempt(self, write: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> bool:

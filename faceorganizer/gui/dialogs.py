@@ -1,22 +1,27 @@
-"""Small dialogs: choosing a person, listing the files a scan could not read."""
+"""Small dialogs: choosing a person, naming a face just drawn, listing the files a scan
+could not read and what it found in the photos' files (XMP) that it did not use."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QCompleter,
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from faceorganizer.people.tags import TagConflict, clean_name
 from faceorganizer.scan.events import Failure
 from faceorganizer.store import read
 from faceorganizer.store.read import FaceSummary
@@ -131,3 +136,114 @@ class FailuresDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.resize(860, 400)
+
+
+FACE = 120  # the face shown when asking who it is
+
+
+class NameFaceDialog(QDialog):
+    """"Who is this?" for a face just drawn: a name, completed from the people's names, or
+    Skip (it stays unnamed, and grouping may put it with others)."""
+
+    def __init__(self, context: AppContext, face: FaceSummary | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Who is this?")
+        self.context, self.face = context, face
+        self._pictured = False
+        layout = QHBoxLayout(self)
+        self.picture = QLabel()
+        self.picture.setFixedSize(FACE, FACE)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setStyleSheet("QLabel { background: #202020; }")
+        layout.addWidget(self.picture)
+        column = QVBoxLayout()
+        column.addWidget(QLabel("The face was added. Who is this?"))
+        self.field = QLineEdit(placeholderText="Name (an existing name or a new one)")
+        with context.library.reader() as session:
+            self.names = read.person_names(session)
+        completer = QCompleter(self.names, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.field.setCompleter(completer)
+        column.addWidget(self.field)
+        column.addWidget(QLabel("Skip to leave it unnamed: grouping may put it with others."))
+        column.addStretch()
+        buttons = QDialogButtonBox()
+        self.name_button = buttons.addButton("Name", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.skip_button = buttons.addButton("Skip", QDialogButtonBox.ButtonRole.RejectRole)
+        self.name_button.setDefault(True)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        column.addWidget(buttons)
+        layout.addLayout(column, 1)
+        self.field.textChanged.connect(lambda text: self.name_button.setEnabled(bool(clean_name(text))))
+        self.name_button.setEnabled(False)
+        context.thumbnails.ready.connect(self._picture)
+        self._picture()
+        self.field.setFocus()
+        self.resize(460, 0)
+
+    @property
+    def name(self) -> str:
+        """The name typed (spaces tidied), empty when none."""
+        return clean_name(self.field.text())
+
+    def _picture(self, _key: str = "") -> None:
+        if self.face is None or self._pictured:
+            return
+        pixmap = self.context.thumbnails.face(self.face, FACE, self.devicePixelRatioF())
+        if pixmap is not None:
+            self.picture.setPixmap(pixmap)
+            self._pictured = True
+
+    def _accept(self) -> None:
+        if self.name:
+            self.accept()
+
+
+class ScanNotesDialog(QDialog):
+    """What a scan found in the photos' own files (XMP) and did not use: names the library
+    decided otherwise on (the library's decisions win), and face regions that were not usable."""
+
+    def __init__(self, conflicts: list[TagConflict], warnings: list[Failure],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Names and face regions in the photos' files")
+        layout = QVBoxLayout(self)
+        tabs = QTabWidget()
+        self.conflicts = QTableWidget(len(conflicts), 4)
+        self.conflicts.setHorizontalHeaderLabels(["Photo", "Face (x1, y1, x2, y2)", "The file says",
+                                                  "The library says"])
+        for row, conflict in enumerate(conflicts):
+            where = ", ".join(f"{v:.0f}" for v in conflict.box)
+            said = conflict.library_name or "(unnamed, or not a face)"
+            for column, text in enumerate((conflict.photo, where, conflict.file_name, said)):
+                self.conflicts.setItem(row, column, QTableWidgetItem(text))
+        self.warnings = QTableWidget(len(warnings), 2)
+        self.warnings.setHorizontalHeaderLabels(["Photo", "What was not used"])
+        for row, warning in enumerate(warnings):
+            self.warnings.setItem(row, 0, QTableWidgetItem(warning.path))
+            self.warnings.setItem(row, 1, QTableWidgetItem(warning.error))
+        for table in (self.conflicts, self.warnings):
+            table.resizeColumnsToContents()
+            table.horizontalHeader().setStretchLastSection(True)
+        conflicts_page = QWidget()
+        box = QVBoxLayout(conflicts_page)
+        box.addWidget(QLabel("These faces are named in the photos' files (XMP) other than in the "
+                             "library. The library's decisions were kept; File > Write Names to "
+                             "Files writes them into the files."))
+        box.addWidget(self.conflicts)
+        warnings_page = QWidget()
+        box = QVBoxLayout(warnings_page)
+        box.addWidget(QLabel("These photos were scanned, but some face regions in their files "
+                             "(XMP) could not be used."))
+        box.addWidget(self.warnings)
+        tabs.addTab(conflicts_page, f"Name conflicts ({len(conflicts)})")
+        tabs.addTab(warnings_page, f"Face region warnings ({len(warnings)})")
+        if not conflicts and warnings:
+            tabs.setCurrentIndex(1)
+        layout.addWidget(tabs)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(900, 420)

@@ -17,10 +17,11 @@ from .worker import Job as Work
 from .worker import JobRunner
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Job:
     text: str  # what the status bar says while it runs ("Scanning photos...")
     work: Work
+    reloads: bool = True  # the views reload when it ends (it changes what they show)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,19 @@ class JobController(QObject):
 
     def queue(self) -> Queue:
         return Queue(self._running.text if self._running else None, tuple(j.text for j in self._waiting))
+
+    def running(self) -> Job | None:
+        """The job running now (still so while its ``finished`` is delivered)."""
+        return self._running
+
+    def withdraw(self, job: Job) -> None:
+        """Cancel this one job if it runs (it still reports how far it got), or drop it if it
+        waits; the others go on."""
+        if job is self._running and self._runner is not None:
+            self._runner.cancel()
+        elif job in self._waiting:
+            self._waiting.remove(job)
+            self.changed.emit(self.queue())
 
     def busy(self) -> bool:
         return self._running is not None or bool(self._waiting)

@@ -15,7 +15,7 @@ from faceorganizer.scan.events import ScanSummary
 from faceorganizer.store import read
 
 from . import chrome, tasks
-from .context import AppContext, real_models
+from .context import WRITE_NAMES, AppContext, real_models
 from .jobs import JobController
 from .people_page import PeoplePage
 from .person_page import PersonPage
@@ -25,6 +25,7 @@ from .search_page import SearchPage
 from .settings_dialog import SettingsDialog
 from .status import StatusBar
 from .viewer import ViewerPage
+from .writing import AutoWriter, WriteNamesDialog
 
 PEOPLE, PHOTOS, SEARCH = range(3)
 
@@ -75,12 +76,15 @@ class MainWindow(QMainWindow):
         self.viewer.back_requested.connect(self.back)
         self.viewer.person_requested.connect(self.open_person)
         self.viewer.search_requested.connect(self.search_face)
+        self.viewer.regroup_requested.connect(self.regroup_if_stale)
 
         self.jobs = JobController(self)
         self.jobs.failed.connect(self.show_error)
         self.jobs.finished.connect(self._job_finished)
         self.status = StatusBar(self.jobs, self)
         self.setStatusBar(self.status)
+        self.auto_writer = AutoWriter(context, self.jobs, self)
+        self.write_dialog: WriteNamesDialog | None = None
         context.failed.connect(self.show_error)
         context.message.connect(lambda text: self.status.showMessage(text, 8000))
         self.commands = chrome.install(self)
@@ -208,6 +212,17 @@ class MainWindow(QMainWindow):
     def regroup(self) -> None:
         self.jobs.submit(tasks.regroup(self.context))
 
+    def regroup_if_stale(self) -> None:
+        """Group the faces if they changed since they were last grouped (a face was added)."""
+        self.jobs.submit(tasks.regroup(self.context, only_if_stale=True))
+
+    def write_names(self) -> None:
+        """File > Write Names to Files: the dialog (it says what will happen first)."""
+        if self.write_dialog is not None:
+            self.write_dialog.deleteLater()
+        self.write_dialog = WriteNamesDialog(self.context, self.jobs, self)
+        self.write_dialog.open()
+
     def switch_weights(self, path: str | None) -> bool:
         """Make the library use other FaceNet weights (if the user agrees), then re-embed and
         regroup in the background."""
@@ -225,7 +240,9 @@ class MainWindow(QMainWindow):
         return True
 
     def _job_finished(self) -> None:
-        self.context.changed.emit()
+        job = self.jobs.running()
+        if job is None or job.reloads:
+            self.context.changed.emit()
         self.job_finished.emit()
 
     def show_error(self, message: str) -> None:
@@ -246,6 +263,7 @@ class MainWindow(QMainWindow):
         if chosen.weights != (recorded.path if recorded else None):
             self.switch_weights(chosen.weights)
         settings.setValue("min_face_size", chosen.min_face_size)
+        settings.setValue(WRITE_NAMES, chosen.write_names)
         if chosen.people != self.context.people_settings() and \
                 self.context.attempt(self.context.save_people_settings, chosen.people):
             self.regroup()  # after the re-embedding, if there is one
@@ -274,6 +292,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.jobs.shutdown()
+        self.viewer.shutdown()
         self.search.shutdown()
         self.questions.shutdown()
         self.context.settings.setValue("library", str(self.context.library.path))

@@ -1,5 +1,6 @@
-"""Settings: where the models run, what counts as a face, how faces become people, and
-which library is open. App settings are kept with QSettings, people settings in the library."""
+"""Settings: where the models run, what counts as a face, how faces become people, whether
+names are written to sidecar files after every decision, and which library is open. App
+settings are kept with QSettings, people settings in the library."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -35,6 +37,7 @@ class Chosen:
     people: PeopleSettings
     library: str
     weights: str | None  # a weights file, or None for the built-in weights
+    write_names: bool = False  # rewrite the sidecars a naming decision concerns, after it
 
 
 def _spin(value: float, low: float, high: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
@@ -111,6 +114,17 @@ class SettingsDialog(QDialog):
         self._set_weights(self._weights)
         layout.addWidget(recognition)
 
+        files = QGroupBox("Names in files")
+        column = QVBoxLayout(files)
+        self.write_names = QCheckBox("Write names to sidecar files after every naming decision")
+        self.write_names.setToolTip(
+            "After you name, rename, move, confirm or reject faces, merge or hide people (or undo "
+            "that), the sidecars (PHOTO.xmp) of the photos concerned are rewritten in the background, "
+            "so other apps see the names at once. File > Write Names to Files does it for every photo.")
+        self.write_names.setChecked(context.write_names_after_decisions)
+        column.addWidget(self.write_names)
+        layout.addWidget(files)
+
         storage = QGroupBox("Library")
         row = QHBoxLayout(storage)
         self.library = QLineEdit(str(context.library.path))
@@ -160,4 +174,4 @@ class SettingsDialog(QDialog):
             gate_min_size=self.gate_size.value(),
             gate_min_probability=changed(self.gate_probability, shown.gate_min_probability))
         return Chosen(self.device.currentData(), self.min_face.value(), people, self.library.text(),
-                      self._weights)
+                      self._weights, self.write_names.isChecked())

@@ -1,5 +1,7 @@
 """The window's status bar: what the background work is doing (progress, text, how many jobs
-wait, Cancel), what each job came to, and the files the last scan could not read."""
+wait, Cancel), what each job came to, the files the last scan could not read, and what it
+found in the photos' files (XMP) and did not use: names the library decided otherwise on,
+face regions that were not usable."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from faceorganizer.reembed import ReembedFinished, ReembedProgress, ReembedSumma
 from faceorganizer.scan.events import ScanFinished, ScanProgress, ScanStarted, ScanSummary
 
 from .context import describe
-from .dialogs import FailuresDialog
+from .dialogs import FailuresDialog, ScanNotesDialog
 from .jobs import JobController, Queue
+from .tasks import WriteFinished, WriteProgress
+from .writing import summary
 
 LONG = 15_000  # how long a job's outcome stays (ms)
 
@@ -34,6 +38,8 @@ class StatusBar(QStatusBar):
         self._scan: ScanSummary | None = None  # what the running job came to
         self._reembed: ReembedSummary | None = None
         self._grouping: ReclusterSummary | None = None
+        self._written: WriteFinished | None = None
+        self.last_write: WriteFinished | None = None  # what the last writing of names came to
         self._last_progress = 0.0
         self._dropped = 0  # waiting jobs Cancel dropped while the running one stops
         self.progress = QProgressBar()
@@ -46,8 +52,14 @@ class StatusBar(QStatusBar):
         self.failures_button.setFlat(True)
         self.failures_button.setVisible(False)
         self.failures_button.clicked.connect(self.show_failures)
-        for widget in (self.failures_button, self.progress_text, self.progress, self.waiting,
-                       self.cancel_button):
+        self.notes_button = QPushButton()
+        self.notes_button.setFlat(True)
+        self.notes_button.setVisible(False)
+        self.notes_button.setToolTip("Names in the photos' files that the library decided otherwise on, "
+                                     "and face regions in them that could not be used")
+        self.notes_button.clicked.connect(self.show_notes)
+        for widget in (self.failures_button, self.notes_button, self.progress_text, self.progress,
+                       self.waiting, self.cancel_button):
             self.addPermanentWidget(widget)
         jobs.started.connect(self._started)
         jobs.occurred.connect(self._event)
@@ -70,6 +82,11 @@ class StatusBar(QStatusBar):
         if self.last_summary is not None:
             FailuresDialog(list(self.last_summary.failures), self.window()).exec()
 
+    def show_notes(self) -> None:
+        if self.last_summary is not None:
+            ScanNotesDialog(list(self.last_summary.tag_conflicts), list(self.last_summary.warnings),
+                            self.window()).exec()
+
     def _queue(self, queue: Queue) -> None:
         running = queue.running is not None
         for widget in (self.progress, self.cancel_button):
@@ -81,7 +98,7 @@ class StatusBar(QStatusBar):
         self.waiting.setToolTip("Then: " + "; ".join(queue.waiting))
 
     def _started(self, text: str) -> None:
-        self._scan = self._reembed = self._grouping = None
+        self._scan = self._reembed = self._grouping = self._written = None
         self.progress.setRange(0, 0)
         self.progress_text.setText(text)
         self.cancel_button.setEnabled(True)
@@ -114,6 +131,12 @@ class StatusBar(QStatusBar):
             self.progress_text.setText("Grouping faces into people...")
         elif isinstance(event, GroupingFinished):
             self._grouping = event.summary
+        elif isinstance(event, WriteProgress):
+            self.progress.setRange(0, max(1, event.total))
+            self.progress.setValue(event.done)
+            self.progress_text.setText(f"Writing names: {event.done}/{event.total} photos")
+        elif isinstance(event, WriteFinished):
+            self._written = self.last_write = event
         elif isinstance(event, str):
             self.showMessage(event, 5000)
 
@@ -123,6 +146,12 @@ class StatusBar(QStatusBar):
         if self._scan is not None:
             self.failures_button.setVisible(bool(self._scan.failures))
             self.failures_button.setText(f"{len(self._scan.failures)} files could not be read")
+            conflicts, warnings = self._scan.tag_conflicts, self._scan.warnings
+            self.notes_button.setVisible(bool(conflicts or warnings))
+            self.notes_button.setText(", ".join(
+                text for count, text in ((len(conflicts), describe(len(conflicts), "name conflict")),
+                                         (len(warnings), describe(len(warnings), "XMP warning")))
+                if count))
         dropped = f"{describe(self._dropped, 'waiting job')} dropped" if self._dropped else ""
         said = [text for text in (self._outcome(), dropped) if text]
         if said:
@@ -130,6 +159,8 @@ class StatusBar(QStatusBar):
         self._dropped = 0
 
     def _outcome(self) -> str:
+        if self._written is not None:
+            return self._write_outcome(self._written)
         people = f"; {self._grouping.people} people" if self._grouping else ""
         if self._scan is not None:
             scan = self._scan
@@ -147,3 +178,17 @@ class StatusBar(QStatusBar):
             return (f"Faces grouped: {self._grouping.people} people, "
                     f"{describe(self._grouping.unsorted, 'unsorted face')}")
         return ""
+
+    @staticmethod
+    def _write_outcome(finished: WriteFinished) -> str:
+        """What a writing of names came to; after a decision (automatic), only what went wrong
+        (every failure, so that none is missed, and no message box)."""
+        report = finished.report
+        if report is None:
+            return summary(finished)
+        if finished.automatic:
+            if not report.failed:
+                return f"Names written to {describe(report.written, 'sidecar')}" if report.written else ""
+            failed = "; ".join(f"{path}: {error}" for path, error in report.failed)
+            return f"Names could not be written to {describe(len(report.failed), 'file')}: {failed}"
+        return summary(finished)

@@ -1,12 +1,19 @@
 """The jobs the window runs in the background, made from what its parts share (the context):
-preparing the face models, scanning folders, regrouping faces, switching the weights."""
+preparing the face models, scanning folders, regrouping faces, switching the weights, adding
+a face the user drew, writing names into files."""
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
+from faceorganizer.errors import FaceorganizerError
 from faceorganizer.jobs import GroupingFinished, GroupingStarted, reembed_and_group, scan_and_group
 from faceorganizer.models.weights import resolve
 from faceorganizer.people.recluster import recluster
@@ -15,6 +22,12 @@ from faceorganizer.reembed import record, stale_faces
 
 from .context import AppContext
 from .jobs import Job
+from .worker import Job as Work
+
+if TYPE_CHECKING:
+    from faceorganizer.tagwriter import WriteReport
+
+log = logging.getLogger(__name__)
 
 
 def warm_up(context: AppContext) -> Job:
@@ -49,12 +62,15 @@ def scan(context: AppContext, folders: Sequence[str], *, retry_failed: bool = Fa
                else f"Scanning {names}...", work)
 
 
-def regroup(context: AppContext) -> Job:
+def regroup(context: AppContext, *, only_if_stale: bool = False) -> Job:
+    """Group the faces into people; ``only_if_stale``: only if faces changed since the last
+    grouping (a face was added)."""
     library = context.library
 
     def work(cancel: threading.Event) -> Iterator[object]:
         yield GroupingStarted()
-        yield GroupingFinished(recluster(library, load_settings(library)))  # as they are by then
+        yield GroupingFinished(recluster(library, load_settings(library),  # as they are by then
+                                         only_if_stale=only_if_stale))
 
     return Job("Grouping faces into people...", work)
 
@@ -72,3 +88,107 @@ def switch_weights(context: AppContext, path: str | None) -> Job:
         yield from reembed_and_group(library, models.get, settings, None, cancel)
 
     return Job("Re-embedding the faces with the new weights...", work)
+
+
+# ---- a face the user drew ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaceAdded:
+    photo_id: int
+    face_id: int
+    box: tuple[float, float, float, float]  # as stored: clipped to the photo
+
+
+@dataclass(frozen=True)
+class FaceNotAdded:
+    message: str  # why, for the user (the box is too small, the photo changed...)
+
+
+def add_face(context: AppContext, photo_id: int, box: tuple[float, float, float, float]) -> Work:
+    """Cut the face at ``box`` (displayed pixels) out of the photo and embed it as a new face
+    (``drawn.add_face``), with the app's embedder, off the GUI thread: one FaceAdded or one
+    FaceNotAdded."""
+    library, models, settings = context.library, context.models, context.scan_settings()
+
+    def work(cancel: threading.Event) -> Iterator[object]:
+        from faceorganizer.drawn import DrawnFaceError
+        from faceorganizer.drawn import add_face as add
+
+        try:
+            added = add(library, photo_id, box, models.get().embedder, settings)
+        except DrawnFaceError as exc:
+            yield FaceNotAdded(str(exc))
+            return
+        yield FaceAdded(photo_id, added.face, added.box)
+
+    return work
+
+
+# ---- names written into files -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteProgress:
+    tag: object  # whose writing this is (the one that submitted it)
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class WriteFinished:
+    tag: object
+    report: WriteReport | None  # None when it could not run at all (then ``error``)
+    cancelled: bool
+    error: str | None
+    automatic: bool  # after a decision (the setting), not asked for
+
+
+PROGRESS_EVERY = 0.1  # seconds between progress events
+
+
+def write_names(context: AppContext, *, embed: bool = False,
+                photo_ids: Callable[[], Sequence[int]] | None = None,
+                automatic: bool = False, tag: object = None) -> Job:
+    """Write the library's names into the photos' files (``tagwriter.write_tags``): sidecars,
+    or into the photos themselves with ``embed``; every photo, or those ``photo_ids()`` gives
+    when the job starts. Events: WriteProgress, then one WriteFinished; nothing is raised
+    (a library that cannot be read is the WriteFinished's error), so that writing after
+    every decision never pops up a message box."""
+    library = context.library
+
+    def work(cancel: threading.Event) -> Iterator[object]:
+        ids = list(photo_ids()) if photo_ids is not None else None
+        events: queue.SimpleQueue[object] = queue.SimpleQueue()
+        outcome: dict[str, object] = {}
+        done = object()
+
+        def run() -> None:
+            try:
+                from faceorganizer.tagwriter import write_tags
+
+                outcome["report"] = write_tags(
+                    library, embed=embed, photo_ids=ids, cancel=cancel,
+                    progress=lambda finished, total: events.put(WriteProgress(tag, finished, total)))
+            except FaceorganizerError as exc:
+                outcome["error"] = str(exc)
+            except Exception as exc:
+                log.exception("writing names failed")
+                outcome["error"] = f"Something went wrong: {type(exc).__name__}: {exc}"
+            finally:
+                events.put(done)
+
+        threading.Thread(target=run, name="write-names", daemon=True).start()
+        last = 0.0
+        while (event := events.get()) is not done:
+            assert isinstance(event, WriteProgress)
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY or event.done == event.total:
+                last = now
+                yield event
+        error = outcome.get("error")
+        yield WriteFinished(tag, cast("WriteReport | None", outcome.get("report")), cancel.is_set(),
+                            str(error) if error is not None else None, automatic)
+
+    return Job("Writing names to sidecar files..." if automatic else "Writing names to files...",
+               work, reloads=False)

@@ -8,7 +8,7 @@ window's pages are built from the same functions, so they always agree.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from faceorganizer.store.roots import under_prefix
 from faceorganizer.store.schema import Face, Person, Photo, Root
-from faceorganizer.store.states import FaceState, PersonState, PhotoStatus
+from faceorganizer.store.states import FaceOrigin, FaceState, PersonState, PhotoStatus
 
 Box = tuple[float, float, float, float]
 
@@ -278,3 +278,56 @@ def folders(session: Session) -> list[FolderSummary]:
         out.append(FolderSummary(root.id, root.path, os.path.isdir(root.path), sum(by_status.values()),
                                  by_status.get(PhotoStatus.MISSING, 0), by_status.get(PhotoStatus.FAILED, 0)))
     return out
+
+
+# ---- drawn faces, names written to files -----------------------------------------------
+
+
+def photo_warning(session: Session, photo_id: int) -> str | None:
+    """What was wrong with the photo's face regions (XMP), one line per problem; None if nothing."""
+    return session.scalar(select(Photo.warning).where(Photo.id == photo_id))
+
+
+def face_origins(session: Session, photo_id: int) -> dict[int, FaceOrigin]:
+    """Where each face of a photo came from (detected, read from a file, drawn), by face id."""
+    rows = session.execute(select(Face.id, Face.origin).where(Face.photo_id == photo_id))
+    return {face_id: FaceOrigin(origin) for face_id, origin in rows}
+
+
+def person_named(session: Session, name: str) -> int | None:
+    """The id of the person with exactly this name (the oldest, should several share it)."""
+    return session.scalar(select(Person.id).where(Person.name == name).order_by(Person.id).limit(1))
+
+
+def person_names(session: Session) -> list[str]:
+    """Every person's name, once each, in alphabetical order (for completing a name)."""
+    names = session.scalars(select(Person.name).where(Person.name.is_not(None)).distinct())
+    return sorted((n for n in names if n), key=str.casefold)
+
+
+def photos_of(session: Session, faces: Iterable[int] = (), people: Iterable[int] = ()) -> set[int]:
+    """The ids of the photos of these faces, and of every face of these people."""
+    found: set[int] = set()
+    for column, ids in ((Face.id, list(faces)), (Face.person_id, list(people))):
+        for start in range(0, len(ids), 500):
+            found.update(session.scalars(select(Face.photo_id).where(column.in_(ids[start:start + 500]))))
+    return found
+
+
+def photos_of_rows(session: Session, rows: Mapping[str, Iterable[tuple[Any, ...]]]) -> set[int]:
+    """The photos that changed rows concern, given as {table name: primary keys} (as an undo
+    ``Change`` holds them): those of the faces, and of every face of the people (a person's
+    row changes with their name, or when they are hidden, made or merged away). Rows of
+    other tables concern no photo."""
+    return photos_of(session, [key[0] for key in rows.get(Face.__tablename__, ())],
+                     [key[0] for key in rows.get(Person.__tablename__, ())])
+
+
+def named_photo_count(session: Session) -> int:
+    """How many photos (there and readable) have faces of named people who are not hidden:
+    those whose names ``write-tags`` writes."""
+    return int(session.scalar(
+        select(func.count(func.distinct(Face.photo_id))).join(Photo, Face.photo_id == Photo.id)
+        .join(Person, Face.person_id == Person.id)
+        .where(_SHOWN, Photo.status == PhotoStatus.OK, Person.name.is_not(None),
+               Person.hidden.is_(False))) or 0)
