@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from faceorganizer.boxes import iou
 from faceorganizer.imaging import DecodedPhoto, PhotoInfo, decode_at_scale, decode_for_detection
 from faceorganizer.models.base import CROP_SIZE, Detection, FaceDetector
 from faceorganizer.settings import ScanSettings
 from faceorganizer.sidecars import orientation_hint
-from faceorganizer.store.faces import iou
 from faceorganizer.store.states import FaceOrigin
 from faceorganizer.xmp import Region, displayed_box
 

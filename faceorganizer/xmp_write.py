@@ -42,7 +42,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .xmp import MAX_BYTES, MWG_RS, NOT_FACES, RDF, ST_AREA, ST_DIM, _number
+from faceorganizer.boxes import iou
+from faceorganizer.xmp import MAX_BYTES, MWG_RS, NOT_FACES, RDF, ST_AREA, ST_DIM, _number
 
 OURS = "http://ns.faceorganizer.app/1.0/"
 DIGIKAM = "http://www.digikam.org/ns/1.0/"
@@ -360,16 +361,6 @@ KEYWORDS = (_Keywords(DIGIKAM, "TagsList", "Seq", "/", "TagsList"),
             _Keywords(LIGHTROOM, "hierarchicalSubject", "Bag", "|", "HierarchicalSubject"))
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _area(item: _Element) -> tuple[float, float, float, float] | None:
     area = item.resource().child(MWG_RS, "Area")
     if area is None:
@@ -403,7 +394,7 @@ def _same_face(item: _Element, faces: Sequence[_Face]) -> bool:
     if not _is_face(item):
         return False
     box = _area(item)
-    return box is not None and any(_iou(box, f.box) >= SAME_FACE_IOU for f in faces)
+    return box is not None and any(iou(box, f.box) >= SAME_FACE_IOU for f in faces)
 
 
 def _others(items: Sequence[_Element], doomed: Sequence[_Element]) -> list[_Element]:

@@ -44,12 +44,12 @@ def person_named(session: Session, name: str) -> Person | None:
     return session.scalars(select(Person).where(Person.name == name).order_by(Person.id).limit(1)).first()
 
 
-def apply_file_names(session: Session, photo_path: str,
-                     named: Sequence[tuple[Face, str]]) -> list[TagConflict]:
-    """Give these faces (flushed rows) the names their photo's files give them; the conflicts."""
+def apply_file_names(session: Session, named: Sequence[tuple[str, Face, str]]) -> list[TagConflict]:
+    """Give these faces (flushed rows, with their photo's path) the names their photos' files
+    give them, in one go (one settling of the people touched); the conflicts."""
     conflicts: list[TagConflict] = []
     touched: set[int | None] = set()
-    for face, raw in named:
+    for photo_path, face, raw in named:
         name = clean_name(raw)
         if not name:
             continue

@@ -61,7 +61,7 @@ from faceorganizer.store.records import (
     weights_record,
 )
 from faceorganizer.store.roots import ensure_root
-from faceorganizer.store.schema import Photo, Root, utcnow
+from faceorganizer.store.schema import Face, Photo, Root, utcnow
 from faceorganizer.store.states import PhotoStatus
 
 # Files larger than this are not read into memory.
@@ -487,6 +487,7 @@ class Scanner:
                 _check_space(session, embedder.space)
             if crops or any(isinstance(r, _Analyzed) and r.work.known for r in results):
                 bump_faces_revision(session)
+            named: list[tuple[str, Face, str]] = []  # faces the photos' files name
             for result in results:
                 work = result.work
                 if isinstance(result, _Moved):
@@ -516,7 +517,8 @@ class Scanner:
                                      embedder.space.model_id if embedder is not None else "",
                                      [f.origin for f in faces])
                     offset += len(faces)
-                    named = [(row, f.name) for row, f in zip(rows, faces, strict=True) if f.name]
-                    if named:
-                        session.flush()
-                        self.tag_conflicts.extend(apply_file_names(session, photo.path, named))
+                    named.extend((photo.path, row, f.name) for row, f in zip(rows, faces, strict=True)
+                                 if f.name)
+            if named:
+                session.flush()
+                self.tag_conflicts.extend(apply_file_names(session, named))

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from faceorganizer.boxes import iou
 from faceorganizer.models.base import Detection
 from faceorganizer.store.records import library_space
 from faceorganizer.store.schema import Face, Photo
@@ -16,16 +17,6 @@ from faceorganizer.store.states import FaceOrigin
 # A re-detected face that overlaps an old one this much is the same face: it keeps
 # its id (and so, later, its person and the user's decisions about it).
 SAME_FACE_IOU = 0.5
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _fill(face: Face, detection: Detection, embedding: np.ndarray, model_id: str) -> None:
