@@ -12,6 +12,9 @@ class SettingsError(FaceorganizerError):
     """A setting has a value it cannot take."""
 
 
+DETECTORS = ("retinaface", "mtcnn")
+
+
 @dataclass(frozen=True)
 class ScanSettings:
     """How photos are read and faces are detected and cropped.
@@ -23,6 +26,8 @@ class ScanSettings:
     ``margin``: pixels of context around the face in the 160 px crop (facenet-pytorch's
     meaning of margin).
     ``max_megapixels``: larger images are refused as possible decompression bombs.
+    ``detector``: "retinaface" or "mtcnn"; photos analysed by the other one are detected
+    again by the next scan (face ids and decisions kept where boxes overlap).
     """
 
     detection_size: int = 640
@@ -32,6 +37,7 @@ class ScanSettings:
     max_megapixels: float = 120.0
     embed_batch: int = 32
     workers: int = 2
+    detector: str = "mtcnn"
 
     def __post_init__(self) -> None:
         checks = {
@@ -42,6 +48,7 @@ class ScanSettings:
             "max_megapixels": 1 <= self.max_megapixels <= 2000,
             "embed_batch": 1 <= self.embed_batch <= 1024,
             "workers": 1 <= self.workers <= 32,
+            "detector": self.detector in DETECTORS,
         }
         for name, ok in checks.items():
             if not ok:

@@ -20,7 +20,7 @@ from faceorganizer.cli.progress import ProgressBar
 from faceorganizer.models.base import Models
 from faceorganizer.paths import absolute
 from faceorganizer.scan.events import ScanFinished, ScanProgress, ScanStarted, ScanSummary
-from faceorganizer.settings import ScanSettings
+from faceorganizer.settings import DETECTORS, ScanSettings
 
 if TYPE_CHECKING:
     from faceorganizer.people.recluster import ReclusterSummary
@@ -41,6 +41,9 @@ def register(commands: Any) -> None:
                         help=f"ignore faces smaller than this in the photo ({defaults.min_face_size})")
     parser.add_argument("--min-probability", type=float, metavar="P",
                         help=f"ignore faces the detector is less sure of ({defaults.min_probability})")
+    parser.add_argument("--detector", choices=DETECTORS,
+                        help=f"the face detector ({defaults.detector}); photos analysed by the other "
+                             "one are detected again, keeping face ids and decisions where boxes overlap")
     parser.add_argument("--workers", type=int, metavar="N",
                         help=f"photos decoded and detected at once ({defaults.workers})")
     parser.add_argument("--retry-failed", action="store_true",
@@ -63,7 +66,8 @@ def add_model_options(parser: argparse.ArgumentParser, weights_help: str | None 
 def settings_from(args: argparse.Namespace) -> ScanSettings:
     return ScanSettings().with_overrides(
         detection_size=args.detection_size, min_face_size=args.min_face_size,
-        min_probability=args.min_probability, workers=args.workers)
+        min_probability=args.min_probability, workers=args.workers,
+        detector=getattr(args, "detector", None))
 
 
 def print_summary(summary: ScanSummary, library: Path, grouping: ReclusterSummary) -> None:
@@ -120,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         from faceorganizer.models.loader import load_models
 
         return load_models(args.device, weights, workers=settings.workers,
-                           embed_batch=settings.embed_batch,
+                           embed_batch=settings.embed_batch, detector=settings.detector,
                            progress=lambda text: print(text, file=sys.stderr))
 
     from faceorganizer.jobs import GroupingFinished, GroupingStarted, scan_and_group

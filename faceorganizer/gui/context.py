@@ -15,7 +15,7 @@ from faceorganizer.errors import FaceorganizerError
 from faceorganizer.models.base import Models
 from faceorganizer.people.settings import PeopleSettings, load_settings, save_settings
 from faceorganizer.people.undo import Change, Decision, redo, undo
-from faceorganizer.settings import ScanSettings
+from faceorganizer.settings import DETECTORS, ScanSettings
 from faceorganizer.space import EmbeddingSpace
 from faceorganizer.store import Library
 from faceorganizer.store.records import library_space
@@ -28,14 +28,15 @@ ModelsFactory = Callable[[Callable[[str], None]], Models]
 WRITE_NAMES = "write_names_after_decisions"  # the app setting (QSettings key), off by default
 
 
-def real_models(device: str, library: Library) -> ModelsFactory:
-    """MTCNN and FaceNet with the weights the library records (see ``reembed``)."""
+def real_models(device: str, library: Library, detector: str | None = None) -> ModelsFactory:
+    """The face detector and FaceNet with the weights the library records (see ``reembed``)."""
     def make(progress: Callable[[str], None]) -> Models:
         from faceorganizer.models.loader import load_models
         from faceorganizer.reembed import library_weights
 
         weights = library_weights(library, progress=progress)
-        return load_models(device, weights, workers=ScanSettings().workers, progress=progress)
+        return load_models(device, weights, workers=ScanSettings().workers, progress=progress,
+                           detector=detector)
     return make
 
 
@@ -94,7 +95,8 @@ class AppContext(QObject):
         self.settings = settings
         self.thumbnails = thumbnails or ThumbnailService()
         self.thumbnails.setParent(self)  # Qt objects must go before the application does
-        self.models = ModelProvider(models or real_models(self.device, library), self)
+        self.models = ModelProvider(models or real_models(self.device, library,
+                                                          self.scan_settings().detector), self)
         self.models.message.connect(self.message)
         self.undo = QUndoStack(self)
 
@@ -111,7 +113,9 @@ class AppContext(QObject):
 
     def scan_settings(self) -> ScanSettings:
         stored = self.settings.value("min_face_size")
-        return ScanSettings().with_overrides(min_face_size=int(stored) if stored else None)
+        detector = str(self.settings.value("detector", "") or "")
+        return ScanSettings().with_overrides(min_face_size=int(stored) if stored else None,
+                                             detector=detector if detector in DETECTORS else None)
 
     def people_settings(self) -> PeopleSettings:
         """The library's people settings, in the built-in distances (see ``people.settings``)."""

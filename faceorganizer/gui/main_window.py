@@ -256,9 +256,10 @@ class MainWindow(QMainWindow):
             return
         chosen = dialog.chosen()
         settings = self.context.settings
-        if chosen.device != self.context.device:
+        if chosen.device != self.context.device or chosen.detector != self.context.scan_settings().detector:
             settings.setValue("device", chosen.device)
-            self.context.models.reset(real_models(chosen.device, self.context.library))
+            settings.setValue("detector", chosen.detector)
+            self.context.models.reset(real_models(chosen.device, self.context.library, chosen.detector))
         recorded = recorded_weights(self.context.library)
         if chosen.weights != (recorded.path if recorded else None):
             self.switch_weights(chosen.weights)

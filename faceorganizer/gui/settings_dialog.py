@@ -38,6 +38,7 @@ class Chosen:
     library: str
     weights: str | None  # a weights file, or None for the built-in weights
     write_names: bool = False  # rewrite the sidecars a naming decision concerns, after it
+    detector: str = "mtcnn"
 
 
 def _spin(value: float, low: float, high: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
@@ -66,6 +67,14 @@ class SettingsDialog(QDialog):
             self.device.addItem(label, value)
         self.device.setCurrentIndex(max(0, self.device.findData(context.device)))
         form.addRow("Run the models on", self.device)
+        self.detector = QComboBox()
+        for value, label in [("retinaface", "RetinaFace (fast; finds profiles and small faces)"),
+                             ("mtcnn", "MTCNN")]:
+            self.detector.addItem(label, value)
+        self.detector.setCurrentIndex(max(0, self.detector.findData(context.scan_settings().detector)))
+        self.detector.setToolTip("Changing it finds the faces of every photo again at the next scan; "
+                                 "names and decisions stay with the faces.")
+        form.addRow("Face detector", self.detector)
         self.min_face = QSpinBox()
         self.min_face.setRange(12, 1000)
         self.min_face.setSuffix(" px")
@@ -174,4 +183,4 @@ class SettingsDialog(QDialog):
             gate_min_size=self.gate_size.value(),
             gate_min_probability=changed(self.gate_probability, shown.gate_min_probability))
         return Chosen(self.device.currentData(), self.min_face.value(), people, self.library.text(),
-                      self._weights, self.write_names.isChecked())
+                      self._weights, self.write_names.isChecked(), self.detector.currentData())

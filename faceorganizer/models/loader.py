@@ -7,11 +7,12 @@ from pathlib import Path
 
 import torch
 
-from faceorganizer.models.base import Models
+from faceorganizer.models.base import FaceDetector, Models
 from faceorganizer.models.detector import MtcnnDetector
 from faceorganizer.models.device import choose_device
 from faceorganizer.models.embedder import FacenetEmbedder
 from faceorganizer.models.weights import Progress, ResolvedWeights, resolve
+from faceorganizer.settings import ScanSettings
 
 
 def configure_cpu_threads(workers: int) -> None:
@@ -24,13 +25,26 @@ def configure_cpu_threads(workers: int) -> None:
     torch.set_num_threads(max(1, cores // max(1, workers)))
 
 
+def load_detector(name: str, device: torch.device, progress: Progress | None = None) -> FaceDetector:
+    """The face detector called ``name`` ("retinaface" or "mtcnn", see ``ScanSettings``)."""
+    if name == "mtcnn":
+        return MtcnnDetector(device)
+    if name == "retinaface":
+        from faceorganizer.models.retinaface import RetinaFaceDetector
+        from faceorganizer.models.retinaface_weights import prepare_detector
+
+        return RetinaFaceDetector(device, prepare_detector(progress=progress))
+    raise ValueError(f"unknown face detector {name!r}")
+
+
 def load_models(device: str = "auto", weights: str | Path | ResolvedWeights | None = None, *,
-                workers: int = 1,
-                embed_batch: int = 32, progress: Progress | None = None) -> Models:
-    """MTCNN and FaceNet on ``device`` ("auto": CUDA, then MPS, then CPU)."""
+                workers: int = 1, embed_batch: int = 32, progress: Progress | None = None,
+                detector: str | None = None) -> Models:
+    """The face detector (``detector``, default ``ScanSettings().detector``) and FaceNet on
+    ``device`` ("auto": CUDA, then MPS, then CPU)."""
     chosen = choose_device(device)
     if chosen.type == "cpu":
         configure_cpu_threads(workers)
     resolved = weights if isinstance(weights, ResolvedWeights) else resolve(weights, progress=progress)
-    return Models(detector=MtcnnDetector(chosen),
+    return Models(detector=load_detector(detector or ScanSettings().detector, chosen, progress),
                   embedder=FacenetEmbedder(resolved, chosen, batch_size=embed_batch))

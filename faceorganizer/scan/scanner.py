@@ -102,6 +102,7 @@ class _Work:
     allow_move: bool
     sidecar: str | None = None
     sidecar_key: str | None = None
+    redetect: bool = False  # analysed by another detector: detect again even if unchanged
 
     @property
     def same_sidecar(self) -> bool:
@@ -221,7 +222,7 @@ class Scanner:
         content_hash = hashlib.sha256(data).hexdigest()
         known = work.known
         if (known is not None and known.status == PhotoStatus.OK and known.content_hash == content_hash
-                and work.same_sidecar):
+                and work.same_sidecar and not work.redetect):
             return _Touched(work, content_hash)
         if work.allow_move and content_hash in move_hashes:
             return _Moved(work, content_hash)
@@ -326,7 +327,9 @@ class Scanner:
 
     def _sort(self, plan: _ScanPlan, item: FoundFile, old: KnownPhoto | None, root_id: int) -> None:
         """Decide what one found file needs."""
-        same_file = old is not None and (old.size, old.mtime_ns, old.sidecar) == (
+        redetect = (old is not None and old.status == PhotoStatus.OK and old.detector is not None
+                    and old.detector != self.settings.detector)
+        same_file = old is not None and not redetect and (old.size, old.mtime_ns, old.sidecar) == (
             item.size, item.mtime_ns, item.sidecar_key)
         if old is not None and same_file:
             failed_before = old.status == PhotoStatus.FAILED or (
@@ -344,7 +347,7 @@ class Scanner:
                 return
         plan.work.append(_Work(item.path, root_id, item.size, item.mtime_ns, old,
                                allow_move=old is None, sidecar=item.sidecar,
-                               sidecar_key=item.sidecar_key))
+                               sidecar_key=item.sidecar_key, redetect=redetect))
 
     def _record_failed_names(self, bad_names: list[tuple[str, str, int]]) -> None:
         if not bad_names:
@@ -510,12 +513,13 @@ class Scanner:
                     info, faces = result.photo.info, result.photo.faces
                     photo.width, photo.height, photo.taken_at = info.width, info.height, info.taken_at
                     photo.warning = "\n".join(result.warnings) or None
+                    photo.detector = self.settings.detector
                     self.warnings.extend(Failure(work.path, w) for w in result.warnings)
                     assert embedder is not None or not faces
                     rows = set_faces(session, photo, [f.detection for f in faces],
                                      embeddings[offset:offset + len(faces)],
                                      embedder.space.model_id if embedder is not None else "",
-                                     [f.origin for f in faces])
+                                     [f.origin for f in faces], self.settings.detector)
                     offset += len(faces)
                     named.extend((photo.path, row, f.name) for row, f in zip(rows, faces, strict=True)
                                  if f.name)

@@ -29,12 +29,13 @@ def _fill(face: Face, detection: Detection, embedding: np.ndarray, model_id: str
 
 def set_faces(session: Session, photo: Photo, detections: Sequence[Detection],
               embeddings: np.ndarray, model_id: str,
-              origins: Sequence[FaceOrigin] | None = None) -> list[Face]:
+              origins: Sequence[FaceOrigin] | None = None, detector: str | None = None) -> list[Face]:
     """Make ``photo``'s faces these; old faces that overlap a new one keep their ids. An old
     face that was drawn by the user or read from a file stays even where nothing overlaps it:
     only the user removes it (re-detection only replaces what detection found).
 
-    Returns the face rows, in the order of ``detections``.
+    ``detector`` is recorded with the faces it found. Returns the face rows, in the order of
+    ``detections``.
     """
     origins = origins if origins is not None else [FaceOrigin.DETECTED] * len(detections)
     old = list(photo.faces)
@@ -60,6 +61,7 @@ def set_faces(session: Session, photo: Photo, detections: Sequence[Detection],
             photo.faces.append(face)
         if face.origin != FaceOrigin.DRAWN:  # a drawn face stays drawn, whatever finds it again
             face.origin = origins[j]
+        face.detector = detector if origins[j] == FaceOrigin.DETECTED else None
         _fill(face, detection, embeddings[j], model_id)
         rows.append(face)
     return rows

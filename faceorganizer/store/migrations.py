@@ -5,7 +5,7 @@ version-``n`` library into version ``n + 1``; they run in order, in one
 transaction, after a backup copy of the file is made, with foreign-key actions off
 (so that rebuilding a table cascades nothing) and a foreign-key check before the
 commit. Version 1 is the first schema; ``tests/fixtures/library_v1.sql`` to
-``library_v4.sql`` keep real libraries of those versions so every later migration is tested
+``library_v5.sql`` keep real libraries of those versions so every later migration is tested
 from them. A migration's DDL is written out here, not taken from the
 current models, so that it stays what it was when later schemas change.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # 'FOrg': marks the file as a faceorganizer library.
 APPLICATION_ID = 0x464F7267
 
@@ -125,4 +125,13 @@ def _v4_to_v5(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN sidecar TEXT")
 
 
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+def _v5_to_v6(conn: Connection) -> None:
+    """Which face detector analysed each photo and found each face: until now, always MTCNN."""
+    conn.exec_driver_sql("ALTER TABLE photos ADD COLUMN detector VARCHAR(16)")
+    conn.exec_driver_sql("ALTER TABLE faces ADD COLUMN detector VARCHAR(16)")
+    conn.exec_driver_sql("UPDATE photos SET detector = 'mtcnn' "
+                         "WHERE status != 'failed' AND width IS NOT NULL")
+    conn.exec_driver_sql("UPDATE faces SET detector = 'mtcnn' WHERE origin = 'detected'")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}

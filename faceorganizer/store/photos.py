@@ -24,16 +24,17 @@ class KnownPhoto:
     status: str
     error: str | None = None  # why it failed (kept while it is missing)
     sidecar: str | None = None  # the key of the XMP sidecar read with it
+    detector: str | None = None  # the face detector that analysed it
 
 
 def photos_under(session: Session, folder: str) -> dict[str, KnownPhoto]:
     """Every photo row inside ``folder``, by path."""
     rows = session.execute(
         select(Photo.path, Photo.id, Photo.size, Photo.mtime_ns, Photo.content_hash, Photo.status,
-               Photo.error, Photo.sidecar)
+               Photo.error, Photo.sidecar, Photo.detector)
         .where(under_prefix(Photo.path, folder)))
-    return {r.path: KnownPhoto(r.id, r.size, r.mtime_ns, r.content_hash, r.status, r.error, r.sidecar)
-            for r in rows}
+    return {r.path: KnownPhoto(r.id, r.size, r.mtime_ns, r.content_hash, r.status, r.error, r.sidecar,
+                               r.detector) for r in rows}
 
 
 def missing_by_hash(session: Session) -> dict[str, list[int]]:

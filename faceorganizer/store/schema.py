@@ -1,6 +1,6 @@
 """The library's tables as SQLAlchemy 2 typed models.
 
-Schema version 5. A change to these tables needs a new version and a migration
+Schema version 6. A change to these tables needs a new version and a migration
 in :mod:`faceorganizer.store.migrations`. Photos, people and faces never reuse the id
 of a deleted row (SQLite ``AUTOINCREMENT``), so an id held by an undo step, a script
 or the window always means the same row or none.
@@ -91,6 +91,8 @@ class Photo(Base):
     warning: Mapped[str | None] = mapped_column(Text)
     # the XMP sidecar read with it ("name size mtime_ns"), so that an edited sidecar is read again
     sidecar: Mapped[str | None] = mapped_column(Text)
+    # the face detector that analysed it ("retinaface", "mtcnn"); another one re-detects it
+    detector: Mapped[str | None] = mapped_column(String(16))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -172,6 +174,7 @@ class Face(Base):
     ignored: Mapped[bool] = mapped_column(default=False, server_default="0", info=DECISION)
     origin: Mapped[FaceOrigin] = mapped_column(_enum(FaceOrigin), default=FaceOrigin.DETECTED,
                                                server_default=FaceOrigin.DETECTED.value)
+    detector: Mapped[str | None] = mapped_column(String(16))  # which one found it (detected faces)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     photo: Mapped[Photo] = relationship(back_populates="faces")

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from faceorganizer.scan import scanner as scanner_module
+from faceorganizer.scan.scanner import Scanner
+from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library
 from faceorganizer.store.schema import Photo
 from tests.fakes import face_image, fake_models
@@ -177,3 +179,35 @@ def test_the_same_folder_gives_the_same_library_whatever_order_workers_finish_in
         assert [name for _, name, _ in found] == sorted(name for _, name, _ in found)  # ids in walk order
         layouts.append(found)
     assert layouts[0] == layouts[1]
+
+
+def test_switching_the_detector_detects_every_photo_again_keeping_faces_and_decisions(tmp_path: Path) -> None:
+    from faceorganizer.people import operations
+    from faceorganizer.store.schema import Face, Photo
+
+    root = tmp_path / "photos"
+    for i in range(3):
+        face_image(root / f"img{i}.jpg", [(50, 50, i * 40)])
+    with Library(tmp_path / "library.sqlite") as library:
+        first = Scanner(library, fake_models, ScanSettings(workers=1, detector="mtcnn"))
+        list(first.scan([root]))
+        with library.reader() as session:
+            before = {f.id: f.box for f in session.scalars(select(Face))}
+            assert {f.detector for f in session.scalars(select(Face))} == {"mtcnn"}
+        named = min(before)
+        person = operations.create_person(library, [named], "Ann")
+
+        models = fake_models()
+        switched = Scanner(library, lambda: models, ScanSettings(workers=1, detector="retinaface"))
+        summary = [e for e in switched.scan([root])][-1].summary
+        assert (summary.changed, summary.unchanged) == (3, 0)
+        assert models.detector.calls == 3
+        with library.reader() as session:
+            faces = {f.id: f for f in session.scalars(select(Face))}
+            assert {i: f.box for i, f in faces.items()} == before  # the same faces, the same ids
+            assert {f.detector for f in faces.values()} == {"retinaface"}
+            assert faces[named].person_id == person and faces[named].state == "confirmed"
+            assert {p.detector for p in session.scalars(select(Photo))} == {"retinaface"}
+
+        again = Scanner(library, fake_models, ScanSettings(workers=1, detector="retinaface"))
+        assert [e for e in again.scan([root])][-1].summary.unchanged == 3

@@ -324,15 +324,31 @@ def test_a_fourth_schema_library_gains_face_origins_and_photo_sidecars(tmp_path:
     before = {t: dump(path, t) for t in tables}
     assert before["apart"] and before["rejections"]
     with Library(path) as library:
-        assert library.schema_version == migrations.SCHEMA_VERSION == 5
-    after = {t: dump(path, t) for t in tables}
-    assert {t: after[t] for t in tables if t not in ("photos", "faces")} == {
-        t: before[t] for t in tables if t not in ("photos", "faces")}
-    assert [row[:-1] for row in after["faces"]] == before["faces"]
-    assert {row[-1] for row in after["faces"]} == {"detected"}
-    assert [row[:-2] for row in after["photos"]] == before["photos"]
-    assert {row[-2:] for row in after["photos"]} == {(None, None)}
-    assert columns(path) == columns(new_library(tmp_path))
+        assert library.schema_version == migrations.SCHEMA_VERSION
+    assert as_before({t: dump(path, t) for t in tables}, before) == before
     conn = sqlite3.connect(path)
+    assert {r[0] for r in conn.execute("SELECT origin FROM faces")} == {"detected"}
+    assert set(conn.execute("SELECT warning, sidecar FROM photos")) == {(None, None)}
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     conn.close()
+    assert columns(path) == columns(new_library(tmp_path))
+
+
+def test_a_fifth_schema_library_records_that_mtcnn_found_its_faces(tmp_path: Path) -> None:
+    """v5 -> v6: every analysed photo and every detected face was MTCNN's (the only detector
+    then); faces from files, failed and never-read photos have none. Every row is kept."""
+    path = tmp_path / "v5.sqlite"
+    load_fixture(path, "library_v5.sql")
+    tables = ("photos", "people", "faces", "rejections", "settings", "roots", "apart")
+    before = {t: dump(path, t) for t in tables}
+    with Library(path) as library:
+        assert library.schema_version == migrations.SCHEMA_VERSION == 6
+    assert as_before({t: dump(path, t) for t in tables}, before) == before
+    conn = sqlite3.connect(path)
+    photos = dict(conn.execute("SELECT path, detector FROM photos").fetchall())
+    faces = conn.execute("SELECT origin, detector FROM faces ORDER BY id").fetchall()
+    conn.close()
+    assert photos == {"/photos/a.jpg": "mtcnn", "/photos/b.jpg": "mtcnn", "/photos/c.jpg": "mtcnn",
+                      "/photos/gone.jpg": None, "/photos/bad.jpg": None}
+    assert faces == [("detected", "mtcnn"), ("file", None), ("detected", "mtcnn"), ("detected", "mtcnn")]
+    assert columns(path) == columns(new_library(tmp_path))
