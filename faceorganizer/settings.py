@@ -37,7 +37,7 @@ class ScanSettings:
     max_megapixels: float = 120.0
     embed_batch: int = 32
     workers: int = 2
-    detector: str = "mtcnn"
+    detector: str = "retinaface"
 
     def __post_init__(self) -> None:
         checks = {

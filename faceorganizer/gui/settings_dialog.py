@@ -38,7 +38,7 @@ class Chosen:
     library: str
     weights: str | None  # a weights file, or None for the built-in weights
     write_names: bool = False  # rewrite the sidecars a naming decision concerns, after it
-    detector: str = "mtcnn"
+    detector: str = "retinaface"
 
 
 def _spin(value: float, low: float, high: float, step: float, decimals: int = 2) -> QDoubleSpinBox:

@@ -143,14 +143,25 @@ class InceptionResnetV1(nn.Module):
         self.last_linear = nn.Linear(1792, 512, bias=False)
         self.last_bn = nn.BatchNorm1d(512, eps=0.001, momentum=0.1, affine=True)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The 1792-d pooled features before the bottleneck."""
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The plain convolutions before the first residual block (a third of the work)."""
         x = self.conv2d_2b(self.conv2d_2a(self.conv2d_1a(x)))
-        x = self.conv2d_4b(self.conv2d_4a(self.conv2d_3b(self.maxpool_3a(x))))
+        return self.conv2d_4b(self.conv2d_4a(self.conv2d_3b(self.maxpool_3a(x))))
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """From the stem's output to the 1792-d pooled features."""
         x = self.repeat_3(self.mixed_7a(self.repeat_2(self.mixed_6a(self.repeat_1(x)))))
         x = self.avgpool_1a(self.block8(x))
         return x.view(x.shape[0], -1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.last_bn(self.last_linear(self.dropout(self.features(x))))
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1792-d pooled features before the bottleneck."""
+        return self.trunk(self.stem(x))
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """The 512-d bottleneck, L2-normalised."""
+        x = self.last_bn(self.last_linear(self.dropout(features)))
         return F.normalize(x, p=2, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

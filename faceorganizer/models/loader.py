@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from faceorganizer.cores import core_share
 from faceorganizer.models.base import FaceDetector, Models
 from faceorganizer.models.detector import MtcnnDetector
 from faceorganizer.models.device import choose_device
@@ -14,15 +14,17 @@ from faceorganizer.models.embedder import FacenetEmbedder
 from faceorganizer.models.weights import Progress, ResolvedWeights, resolve
 from faceorganizer.settings import ScanSettings
 
+# Crops embedded per forward pass on a GPU (the scan hands over what it has; a GPU is idle
+# below some hundreds of faces).
+GPU_EMBED_BATCH = 256
+
 
 def configure_cpu_threads(workers: int) -> None:
-    """Share the cores between the scan's worker threads instead of oversubscribing them.
-
-    MTCNN's small convolutions gain nothing from a second intra-op thread, so with
-    one worker per core every torch call runs single-threaded.
-    """
-    cores = os.cpu_count() or 1
-    torch.set_num_threads(max(1, cores // max(1, workers)))
+    """Share this process's cores (``faceorganizer.cores``: the machine's, divided between the
+    faceorganizer processes running) between the scan's worker threads instead of
+    oversubscribing them. The detectors' small convolutions gain nothing from a second
+    intra-op thread, so with one worker per core every call runs single-threaded."""
+    torch.set_num_threads(max(1, core_share() // max(1, workers)))
 
 
 def load_detector(name: str, device: torch.device, progress: Progress | None = None) -> FaceDetector:
@@ -31,9 +33,14 @@ def load_detector(name: str, device: torch.device, progress: Progress | None = N
         return MtcnnDetector(device)
     if name == "retinaface":
         from faceorganizer.models.retinaface import RetinaFaceDetector
-        from faceorganizer.models.retinaface_weights import prepare_detector
+        from faceorganizer.models.retinaface_weights import resolve_detector
 
-        return RetinaFaceDetector(device, prepare_detector(progress=progress))
+        detector = RetinaFaceDetector(device, resolve_detector(progress=progress))
+        if device.type in ("cuda", "mps"):  # a forward pass over several photos costs about one
+            from faceorganizer.models.batching import BatchingDetector
+
+            return BatchingDetector(detector)
+        return detector
     raise ValueError(f"unknown face detector {name!r}")
 
 
@@ -46,5 +53,7 @@ def load_models(device: str = "auto", weights: str | Path | ResolvedWeights | No
     if chosen.type == "cpu":
         configure_cpu_threads(workers)
     resolved = weights if isinstance(weights, ResolvedWeights) else resolve(weights, progress=progress)
+    if chosen.type in ("cuda", "mps"):
+        embed_batch = max(embed_batch, GPU_EMBED_BATCH)
     return Models(detector=load_detector(detector or ScanSettings().detector, chosen, progress),
                   embedder=FacenetEmbedder(resolved, chosen, batch_size=embed_batch))

@@ -14,6 +14,7 @@ longer found are marked missing, never deleted (see ``purge``).
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import time
 from collections import deque
@@ -28,6 +29,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from faceorganizer.analysis import AnalyzedPhoto, add_regions, decode, find_faces
+from faceorganizer.cores import busy
 from faceorganizer.imaging import DecodedPhoto, ImageError
 from faceorganizer.models.base import EMBEDDING_SIZE, Models
 from faceorganizer.paths import absolute
@@ -199,6 +201,7 @@ class Scanner:
         self.settings = settings or ScanSettings()
         self.cancel = cancel or threading.Event()
         self._models_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.settings.workers)  # compute threads at once
 
     @property
     def models(self) -> Models:
@@ -236,8 +239,9 @@ class Scanner:
     def _detect(self, item: _Decoded, models: Models) -> _Result:
         """Find and crop the faces of a decoded photo. Never raises."""
         try:
-            photo = find_faces(item.data, item.decoded, models.detector, self.settings)
-            photo = add_regions(item.data, item.decoded, photo, item.regions.regions, self.settings)
+            with self._slots:
+                photo = find_faces(item.data, item.decoded, models.detector, self.settings)
+                photo = add_regions(item.data, item.decoded, photo, item.regions.regions, self.settings)
         except Exception as exc:
             return _Failed(item.work, item.content_hash, _analysis_error(exc))
         return _Analyzed(item.work, item.content_hash, photo, tuple(item.regions.warnings))
@@ -372,6 +376,18 @@ class Scanner:
         total = len(work)
         if not total:
             return
+        with busy() as share:
+            yield from self._run_shared(work, candidates, counts, failures, moved_ids, share)
+
+    def _run_shared(self, work: list[_Work], candidates: dict[str, list[int]], counts: dict[str, int],
+                    failures: list[Failure], moved_ids: set[int], share: int) -> Iterator[ScanProgress]:
+        # No more compute threads than this process's share of the cores (faceorganizer.cores):
+        # detection and embedding each take a slot, and torch's own threads are shared out.
+        workers = min(self.settings.workers, share)
+        self._slots = threading.BoundedSemaphore(workers)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(max(1, share // workers))
+        total = len(work)
         move_hashes = frozenset(candidates)
         queue = deque(enumerate(work))
         running: dict[Future[_Result], int] = {}  # future -> position of its file in ``work``
@@ -381,12 +397,12 @@ class Scanner:
         pending: list[_Result] = []
         pending_faces = 0
         begun = time.monotonic()
-        steady = 2 * self.settings.workers + 1
+        steady = 2 * workers + 1
         loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faceorganizer-models")
         models_ready = loader.submit(lambda: self.models)
         # Detection can start as soon as the detector is there; the embedder follows.
         embedder_ready = loader.submit(self._warm_embedder)
-        pool = ThreadPoolExecutor(max_workers=self.settings.workers,
+        pool = ThreadPoolExecutor(max_workers=workers,
                                   thread_name_prefix="faceorganizer-scan")
         try:
             while taken < total:
@@ -482,8 +498,11 @@ class Scanner:
     def _write(self, results: list[_Result]) -> None:
         crops = [face.crop for r in results if isinstance(r, _Analyzed) for face in r.photo.faces]
         embedder = self.models.embedder if crops else None
-        embeddings = (embedder.embed(np.stack(crops)) if embedder is not None
-                      else np.zeros((0, EMBEDDING_SIZE), np.float32))
+        if embedder is not None:
+            with self._slots:
+                embeddings = embedder.embed(np.stack(crops))
+        else:
+            embeddings = np.zeros((0, EMBEDDING_SIZE), np.float32)
         offset = 0
         with self.library.session() as session:
             if embedder is not None:
