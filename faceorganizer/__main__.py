@@ -1,5 +1,5 @@
 """``python -m faceorganizer``: the same as the ``faceorganizer`` command."""
 
-from faceorganizer.cli import main
+from faceorganizer.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import os
 import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy.exc
 
@@ -62,6 +64,23 @@ def add_gui(commands: Any) -> None:
     parser.add_argument("--weights", metavar="FILE", type=Path,
                         help="switch the library to these FaceNet weights (its faces are re-embedded)")
     parser.set_defaults(run=lambda args: open_window(args.library, args.weights))
+
+
+def entry() -> NoReturn:
+    """The ``faceorganizer`` command: :func:`main`, then a quick exit. Once torch and the models
+    are loaded, the interpreter's own teardown (freeing the models, stopping torch's and
+    onnxruntime's thread pools) takes about half a second after the work is done; so a command
+    that loaded them runs the exit handlers, flushes its output and ends without it. The
+    window, and every command that never loaded torch, exit normally."""
+    code = main()
+    window = len(sys.argv) < 2 or sys.argv[1] == "gui" or sys.argv[1].startswith("-")
+    if window or "torch" not in sys.modules:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
