@@ -5,7 +5,10 @@ measured here (a large matrix product in the same precision, all cores). With ``
 LFW 10-fold accuracy of each precision on ``../shared/data/lfw`` (the kept precision must stay
 within 0.1 point of fp32).
 
-    .venv/bin/python benchmarks/embed_speed.py [--lfw] [--batch 32] [--threads N]
+With ``--onnx FILE`` (FaceNet exported to ONNX: ``torch.onnx.export`` needs the ``onnx``
+package, which faceorganizer does not depend on), also onnxruntime's float32 on the CPU.
+
+    .venv/bin/python benchmarks/embed_speed.py [--lfw] [--batch 32] [--threads N] [--onnx FILE]
 """
 
 from __future__ import annotations
@@ -52,6 +55,27 @@ def time_embedder(precision: str, crops: np.ndarray, repeats: int) -> float:
     return best / len(crops)
 
 
+def time_onnxruntime(model: Path, crops: np.ndarray, threads: int, repeats: int) -> tuple[float, float]:
+    """Seconds per face of onnxruntime's float32 CPU session, and its lowest cosine to torch's."""
+    import onnxruntime
+
+    from faceorganizer.models.embedder import FacenetEmbedder, standardise
+    from faceorganizer.models.weights import resolve
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    batch = standardise(crops).numpy()
+    out = session.run(None, {session.get_inputs()[0].name: batch})[0]
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        session.run(None, {session.get_inputs()[0].name: batch})
+        best = min(best, time.perf_counter() - started)
+    exact = FacenetEmbedder(resolve(), "cpu", precision="fp32").embed(crops)
+    return best / len(crops), float(np.min(np.sum(exact * out, axis=1)))
+
+
 def lfw_accuracy(precision: str) -> tuple[float, np.ndarray]:
     from faceorganizer.evaluation.lfw import embed_images, evaluate_distances, pair_distances, read_pairs
     from faceorganizer.models.embedder import FacenetEmbedder
@@ -71,6 +95,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--onnx", type=Path, help="FaceNet exported to ONNX, run by onnxruntime")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from faceorganizer.evaluation.lfw import load_crop, read_pairs
@@ -87,6 +112,11 @@ def main() -> None:
         achieved = GFLOP_PER_FACE / seconds
         print(f"{precision:10s} {seconds * 1e3:6.1f} ms per face  {achieved:6.0f} GFLOP/s  "
               f"{achieved / peak:5.1%} of the {precision[:4]} GEMM peak")
+    if args.onnx:
+        seconds, cosine = time_onnxruntime(args.onnx, crops, args.threads, args.repeats)
+        achieved = GFLOP_PER_FACE / seconds
+        print(f"{'onnxrt':10s} {seconds * 1e3:6.1f} ms per face  {achieved:6.0f} GFLOP/s  "
+              f"{achieved / peaks['fp32']:5.1%} of the fp32 GEMM peak (cosine to torch fp32 >= {cosine:.5f})")
     if args.lfw:
         base, base_vectors = lfw_accuracy("fp32")
         low, low_vectors = lfw_accuracy("bf16")
