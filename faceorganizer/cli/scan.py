@@ -93,7 +93,9 @@ def print_summary(summary: ScanSummary, library: Path, grouping: ReclusterSummar
             held = conflict.library_name or "an unnamed person, or not a face"
             print(f"  {conflict.photo} [{box}]: the file says {conflict.file_name}, the library {held}")
     if summary.warnings:
-        print(f"Face regions (XMP) not read ({len(summary.warnings)} photos; the photos were scanned):")
+        photos = len({w.path for w in summary.warnings})
+        print(f"Face regions (XMP) not all read in {photos} photo{'' if photos == 1 else 's'} "
+              "(the photos were scanned):")
         for warning in summary.warnings:
             print(f"  {warning.path}: {warning.error}")
     if summary.failures:

@@ -54,7 +54,8 @@ def run_write_tags(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.as_dict())
     else:
-        print(f"Names written to {report.written} files, {report.unchanged} unchanged, "
+        files = "file" if report.written == 1 else "files"
+        print(f"Names written to {report.written} {files}, {report.unchanged} unchanged, "
               f"{len(report.failed)} failed")
         for path, error in report.failed:
             print(f"  {path}: {error}")

@@ -68,8 +68,8 @@ class SettingsDialog(QDialog):
         self.device.setCurrentIndex(max(0, self.device.findData(context.device)))
         form.addRow("Run the models on", self.device)
         self.detector = QComboBox()
-        for value, label in [("retinaface", "RetinaFace (fast; finds profiles and small faces)"),
-                             ("mtcnn", "MTCNN")]:
+        for value, label in [("retinaface", "RetinaFace (3x faster; the default)"),
+                             ("mtcnn", "MTCNN (slower; better on very small faces)")]:
             self.detector.addItem(label, value)
         self.detector.setCurrentIndex(max(0, self.detector.findData(context.scan_settings().detector)))
         self.detector.setToolTip("Changing it finds the faces of every photo again at the next scan; "
