@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
+from faceorganizer.models.protowire import FIXED32, VARINT, fields, varint
 
 # TensorProto.DataType values this reader decodes.
 _DTYPES: dict[int, np.dtype] = {
@@ -45,50 +45,16 @@ class OnnxFormatError(ValueError):
 
 
 def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise OnnxFormatError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise OnnxFormatError("varint too long")
+    return varint(buf, pos, OnnxFormatError)
+
+
+def _fields(buf: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
+    return fields(buf, OnnxFormatError)
 
 
 def _signed(value: int) -> int:
     """A varint read as int64 (two's complement over 64 bits)."""
     return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _fields(buf: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
-    """Yield (field number, wire type, value) for each field of one message."""
-    pos = 0
-    end = len(buf)
-    while pos < end:
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise OnnxFormatError("field number 0")
-        if wire == _VARINT:
-            value, pos = _varint(buf, pos)
-            yield number, wire, value
-            continue
-        if wire == _LEN:
-            size, pos = _varint(buf, pos)
-        elif wire == _FIXED64:
-            size = 8
-        elif wire == _FIXED32:
-            size = 4
-        else:
-            raise OnnxFormatError(f"unsupported wire type {wire}")
-        if pos + size > end:
-            raise OnnxFormatError("truncated field")
-        yield number, wire, buf[pos:pos + size]
-        pos += size
 
 
 def _bytes(value: int | memoryview) -> memoryview:
@@ -111,7 +77,7 @@ def _text(value: int | memoryview) -> str:
 
 
 def _packed_varints(wire: int, value: int | memoryview) -> list[int]:
-    if wire == _VARINT:
+    if wire == VARINT:
         return [_signed(_int(value))]
     buf, pos, out = _bytes(value), 0, []
     while pos < len(buf):
@@ -210,7 +176,7 @@ def _attribute(buf: memoryview) -> tuple[str, object]:
         if number == 1:
             name = _text(value)
         elif number == 2:
-            if wire != _FIXED32:
+            if wire != FIXED32:
                 raise OnnxFormatError(f"attribute {name}: a float of the wrong size")
             single[2] = struct.unpack("<f", _bytes(value))[0]
         elif number == 3:
@@ -220,7 +186,7 @@ def _attribute(buf: memoryview) -> tuple[str, object]:
         elif number == 5:
             single[5] = _tensor(_bytes(value))[1]
         elif number == 7:
-            floats.extend(_packed_fixed(wire, value, "f") if wire != _FIXED32
+            floats.extend(_packed_fixed(wire, value, "f") if wire != FIXED32
                           else struct.unpack("<f", _bytes(value)))
         elif number == 8:
             ints.extend(_packed_varints(wire, value))

@@ -18,54 +18,18 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from faceorganizer.models.protowire import LEN, fields
+
 DT_FLOAT = 1
 
-_VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
 
 
 class GraphFormatError(ValueError):
     """The bytes are not a GraphDef this reader understands."""
 
 
-def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise GraphFormatError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise GraphFormatError("varint too long")
-
-
 def _fields(buf: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
-    """Yield (field number, wire type, value) for each field of one message."""
-    pos = 0
-    end = len(buf)
-    while pos < end:
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == _VARINT:
-            value, pos = _varint(buf, pos)
-            yield number, wire, value
-        elif wire == _LEN:
-            size, pos = _varint(buf, pos)
-            if pos + size > end:
-                raise GraphFormatError("truncated length-delimited field")
-            yield number, wire, buf[pos : pos + size]
-            pos += size
-        elif wire == _FIXED64:
-            yield number, wire, buf[pos : pos + 8]
-            pos += 8
-        elif wire == _FIXED32:
-            yield number, wire, buf[pos : pos + 4]
-            pos += 4
-        else:
-            raise GraphFormatError(f"unsupported wire type {wire}")
+    return fields(buf, GraphFormatError)
 
 
 def _shape(buf: memoryview) -> tuple[int, ...]:
@@ -99,7 +63,7 @@ def _tensor(buf: memoryview) -> np.ndarray | None:
             assert isinstance(value, memoryview)
             content = bytes(value)
         elif number == 5:
-            if wire == _LEN:  # packed
+            if wire == LEN:  # packed
                 assert isinstance(value, memoryview)
                 floats.extend(struct.unpack(f"<{len(value) // 4}f", value))
             else:
