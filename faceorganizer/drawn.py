@@ -20,7 +20,7 @@ from faceorganizer.errors import FaceorganizerError
 from faceorganizer.imaging import ImageError
 from faceorganizer.models.base import FaceEmbedder
 from faceorganizer.people import operations
-from faceorganizer.people.tags import clean_name, person_named
+from faceorganizer.people.operations import clean_name
 from faceorganizer.settings import ScanSettings
 from faceorganizer.sidecars import orientation_hint
 from faceorganizer.store import Library
@@ -123,18 +123,5 @@ def add_face(library: Library, photo: str | Path | int, box: Sequence[float], em
         session.flush()
         face_id = row.id
         bump_faces_revision(session)
-    person = name_face(library, face_id, name) if name is not None else None
+    person = operations.name_face(library, face_id, name) if name is not None else None
     return AddedFace(face_id, path, clipped, person, clean_name(name) if name is not None else None)
-
-
-def name_face(library: Library, face_id: int, name: str) -> int:
-    """Give a face to the person of this name (a new one if there is none), confirmed; the
-    person's id. An ordinary decision (undoable)."""
-    cleaned = clean_name(name)
-    with library.reader() as session:
-        target = person_named(session, cleaned)
-        target_id = target.id if target is not None else None
-    if target_id is None:
-        return operations.create_person(library, [face_id], cleaned)
-    operations.move(library, [face_id], target_id)
-    return target_id

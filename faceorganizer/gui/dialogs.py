@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from faceorganizer.people.tags import TagConflict, clean_name
+from faceorganizer.people.operations import clean_name
+from faceorganizer.people.tags import TagConflict
 from faceorganizer.scan.events import Failure
 from faceorganizer.store import read
 from faceorganizer.store.read import FaceSummary

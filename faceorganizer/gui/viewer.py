@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from faceorganizer.people import operations as ops
-from faceorganizer.people.tags import clean_name
+from faceorganizer.people.operations import clean_name
 from faceorganizer.store import read
 from faceorganizer.store.read import PhotoFace, PhotoSummary
 from faceorganizer.store.states import FaceOrigin, FaceState
@@ -465,15 +465,11 @@ class ViewerPage(QWidget):
 
     def name_face(self, face_id: int, name: str) -> bool:
         """Give a face to the person of this name (a new one if there is none), confirmed, as
-        one decision Undo takes back (what ``drawn.name_face`` does, on the undo stack)."""
+        one decision Undo takes back (``operations.name_face``, on the undo stack)."""
         cleaned = clean_name(name)
         if not cleaned:
             return False
-        with self.context.library.reader() as session:
-            person_id = read.person_named(session, cleaned)
-        if person_id is None:
-            return self.context.decide(f"Name the new face {cleaned}", ops.create_person, [face_id], cleaned)
-        return self.context.decide(f"Name the new face {cleaned}", ops.move, [face_id], person_id)
+        return self.context.decide(f"Name the new face {cleaned}", ops.name_face, face_id, cleaned)
 
     def shutdown(self) -> None:
         """Stop adding a face and wait for it (the window is closing)."""

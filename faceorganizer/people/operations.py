@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from faceorganizer.errors import FaceorganizerError
 from faceorganizer.people.undo import decision
+from faceorganizer.store.read import person_named
 from faceorganizer.store.schema import Apart, Face, Person, Rejection
 from faceorganizer.store.states import FaceState
 
@@ -40,8 +41,13 @@ def _face(session: Session, face_id: int) -> Face:
     return face
 
 
+def clean_name(name: str) -> str:
+    """A name as it is kept: runs of white space as one space, none at the ends."""
+    return " ".join(name.split())
+
+
 def _clean_name(name: str) -> str:
-    cleaned = " ".join(name.split())
+    cleaned = clean_name(name)
     if not cleaned:
         raise PeopleError("A name cannot be empty.")
     return cleaned
@@ -114,6 +120,26 @@ def merge(session: Session, source_id: int, target_id: int) -> None:
 @decision
 def move(session: Session, face_ids: Iterable[int], person_id: int) -> None:
     """Put faces into a person, confirmed (a rejection of them from it is forgiven)."""
+    _move(session, face_ids, person_id)
+
+
+@decision
+def name_face(session: Session, face_id: int, name: str) -> int:
+    """Give a face to the person of this name (the oldest, should several share it; a new
+    person if there is none), confirmed; that person's id."""
+    cleaned = _clean_name(name)
+    _face(session, face_id)
+    person_id = person_named(session, cleaned)
+    if person_id is None:
+        person = Person(name=cleaned)
+        session.add(person)
+        session.flush()
+        person_id = person.id
+    _move(session, [face_id], person_id)
+    return person_id
+
+
+def _move(session: Session, face_ids: Iterable[int], person_id: int) -> None:
     _person(session, person_id)
     for face_id in face_ids:
         face = _face(session, face_id)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from faceorganizer.people.anchors import settle
+from faceorganizer.people.operations import clean_name
+from faceorganizer.store.read import person_named
 from faceorganizer.store.records import bump_revision
 from faceorganizer.store.schema import Face, Person, Rejection
 from faceorganizer.store.states import FaceState
@@ -35,15 +36,6 @@ class TagConflict:
                 "file_name": self.file_name, "library_name": self.library_name}
 
 
-def clean_name(name: str) -> str:
-    return " ".join(name.split())
-
-
-def person_named(session: Session, name: str) -> Person | None:
-    """The person with this name (the oldest, should several share it)."""
-    return session.scalars(select(Person).where(Person.name == name).order_by(Person.id).limit(1)).first()
-
-
 def apply_file_names(session: Session, named: Sequence[tuple[str, Face, str]]) -> list[TagConflict]:
     """Give these faces (flushed rows, with their photo's path) the names their photos' files
     give them, in one go (one settling of the people touched); the conflicts."""
@@ -53,7 +45,8 @@ def apply_file_names(session: Session, named: Sequence[tuple[str, Face, str]]) -
         name = clean_name(raw)
         if not name:
             continue
-        target = person_named(session, name)
+        found = person_named(session, name)
+        target = session.get(Person, found) if found is not None else None
         holder = session.get(Person, face.person_id) if face.person_id is not None else None
         if target is not None and holder is not None and target.id == holder.id:
             if face.state != FaceState.CONFIRMED:
