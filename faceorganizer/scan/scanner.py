@@ -104,11 +104,9 @@ class _Work:
     allow_move: bool
     sidecar: str | None = None
     sidecar_key: str | None = None
-    redetect: bool = False  # analysed by another detector: detect again even if unchanged
-
-    @property
-    def same_sidecar(self) -> bool:
-        return self.known is not None and self.known.sidecar == self.sidecar_key
+    # analyse again even if the content is unchanged: its sidecar changed, or another
+    # detector analysed it
+    reanalyse: bool = False
 
 
 @dataclass(frozen=True)
@@ -225,7 +223,7 @@ class Scanner:
         content_hash = hashlib.sha256(data).hexdigest()
         known = work.known
         if (known is not None and known.status == PhotoStatus.OK and known.content_hash == content_hash
-                and work.same_sidecar and not work.redetect):
+                and not work.reanalyse):
             return _Touched(work, content_hash)
         if work.allow_move and content_hash in move_hashes:
             return _Moved(work, content_hash)
@@ -331,10 +329,10 @@ class Scanner:
 
     def _sort(self, plan: _ScanPlan, item: FoundFile, old: KnownPhoto | None, root_id: int) -> None:
         """Decide what one found file needs."""
-        redetect = (old is not None and old.status == PhotoStatus.OK and old.detector is not None
-                    and old.detector != self.settings.detector)
-        same_file = old is not None and not redetect and (old.size, old.mtime_ns, old.sidecar) == (
-            item.size, item.mtime_ns, item.sidecar_key)
+        reanalyse = old is not None and (old.sidecar != item.sidecar_key or (
+            old.status == PhotoStatus.OK and old.detector not in (None, self.settings.detector)))
+        same_file = old is not None and not reanalyse and (old.size, old.mtime_ns) == (
+            item.size, item.mtime_ns)
         if old is not None and same_file:
             failed_before = old.status == PhotoStatus.FAILED or (
                 old.status == PhotoStatus.MISSING and old.error is not None)
@@ -351,7 +349,7 @@ class Scanner:
                 return
         plan.work.append(_Work(item.path, root_id, item.size, item.mtime_ns, old,
                                allow_move=old is None, sidecar=item.sidecar,
-                               sidecar_key=item.sidecar_key, redetect=redetect))
+                               sidecar_key=item.sidecar_key, reanalyse=reanalyse))
 
     def _record_failed_names(self, bad_names: list[tuple[str, str, int]]) -> None:
         if not bad_names:
