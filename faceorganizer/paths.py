@@ -7,6 +7,8 @@ folders (tests and portable installs use them).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,14 +49,22 @@ def absolute(path: str | os.PathLike[str]) -> Path:
 
 
 @contextmanager
-def written_atomically(path: Path) -> Iterator[BinaryIO]:
+def written_atomically(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file to write that replaces ``path`` in one step when the block ends
-    without an error: a crash leaves the old file (or none), never half a new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
+    without an error: a crash leaves the old file (or none), never half a new one. The
+    temporary file is unique in the same folder and flushed to the disk before the rename; a
+    file replaced keeps its permissions."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temporary = Path(name)
     try:
-        with temporary.open("wb") as handle:
-            yield handle
-        os.replace(temporary, path)
+        with os.fdopen(handle, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        if target.exists():
+            shutil.copymode(target, temporary)
+        os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from PIL import Image
 from sqlalchemy import or_, select
 
 from faceorganizer.imaging import read_info
+from faceorganizer.paths import written_atomically
 from faceorganizer.sidecars import Sidecar, find, read_sidecar
 from faceorganizer.store import Library
 from faceorganizer.store.roots import under_prefix
@@ -76,23 +76,6 @@ def _targets(library: Library, paths: Sequence[str] | None, photo_ids: Sequence[
                 select(Photo.id, Photo.path, Photo.sidecar).where(*where, Photo.sidecar.is_not(None))):
             found.setdefault(photo_id, _Target(photo_id, path, sidecar))
     return sorted(found.values(), key=lambda t: t.path)
-
-
-def _atomic_write(path: str, content: bytes) -> None:
-    folder = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(prefix=".faceorganizer-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        if os.path.exists(path):
-            os.chmod(temporary, os.stat(path).st_mode & 0o7777)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def _regions(data: bytes, target: _Target,
@@ -166,7 +149,8 @@ def _write_one(library: Library, target: _Target, embed: bool) -> bool:
         raise
     if content == existing:
         return False
-    _atomic_write(path, content)
+    with written_atomically(path) as out:
+        out.write(content)
     _record_sidecar(library, target)
     return True
 

@@ -28,17 +28,15 @@ get a sidecar.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from .xmp import MAX_BYTES
-from .xmp_write import XmpWriteError
+from faceorganizer.paths import written_atomically
+from faceorganizer.xmp import MAX_BYTES
+from faceorganizer.xmp_write import XmpWriteError
 
 JPEG_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"
 JPEG_EXTENDED_SIGNATURE = b"http://ns.adobe.com/xmp/extension/\x00"
@@ -406,24 +404,16 @@ def can_embed(path: str) -> bool:
 
 def _replace(path: str, data: bytes) -> None:
     """``path`` holds ``data`` now, or as it was if anything went wrong: never half of each."""
-    folder, name = os.path.split(path)
+    opened = False
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=".tmp")
-    except OSError as exc:
-        raise XmpWriteError(f"the photo's folder cannot be written to ({exc.strerror or exc})") from exc
-    try:
-        with os.fdopen(handle, "wb") as out:
+        with written_atomically(path) as out:
+            opened = True
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        shutil.copymode(path, temporary)
-        os.replace(temporary, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise XmpWriteError(f"the photo could not be written ({exc.strerror or exc})") from exc
-        raise
+    except OSError as exc:
+        reason = exc.strerror or exc
+        if not opened:
+            raise XmpWriteError(f"the photo's folder cannot be written to ({reason})") from exc
+        raise XmpWriteError(f"the photo could not be written ({reason})") from exc
 
 
 def embed_packet(path: str, packet: bytes) -> None:

