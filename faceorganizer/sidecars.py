@@ -105,16 +105,21 @@ def file_regions(data: bytes, sidecar: str | None) -> FileRegions:
     return found
 
 
+def xmp_orientation(packet: bytes | None, sidecar: bytes | None) -> int | None:
+    """The orientation the photo's own XMP gives, else its sidecar's (None if neither does)."""
+    for document in (packet, sidecar):
+        if document is not None:
+            orientation = xmp.parse(document).orientation
+            if orientation is not None:
+                return orientation
+    return None
+
+
 def orientation_hint(data: bytes, photo_path: str | Path) -> int | None:
     """The orientation a photo's XMP gives (its own, then its sidecar's), for where its EXIF has
     none: the scan turns pixels and boxes by it, so every later decode must too."""
-    packet = embedded_packet(data)
-    if packet is not None:
-        orientation = xmp.parse(packet).orientation
-        if orientation is not None:
-            return orientation
+    own = xmp_orientation(embedded_packet(data), None)
+    if own is not None:
+        return own  # no need to look for a sidecar
     found = find(photo_path)
-    if found is None:
-        return None
-    content, _ = read_sidecar(found.path)
-    return xmp.parse(content).orientation if content is not None else None
+    return xmp_orientation(None, read_sidecar(found.path)[0]) if found is not None else None

@@ -26,12 +26,12 @@ from sqlalchemy import or_, select
 
 from faceorganizer.imaging import read_info
 from faceorganizer.paths import written_atomically
-from faceorganizer.sidecars import Sidecar, find, read_sidecar
+from faceorganizer.sidecars import Sidecar, find, read_sidecar, xmp_orientation
 from faceorganizer.store import Library
 from faceorganizer.store.roots import under_prefix
 from faceorganizer.store.schema import Face, Person, Photo
 from faceorganizer.store.states import PhotoStatus
-from faceorganizer.xmp import parse, stored_box
+from faceorganizer.xmp import stored_box
 from faceorganizer.xmp_packets import can_embed, embed_packet, embedded_packet
 from faceorganizer.xmp_write import NamedRegion, XmpWriteError, render
 
@@ -100,16 +100,6 @@ def _sidecar_path(photo: str, current: Sidecar | None) -> str:
     return photo + ".xmp"
 
 
-def _orientation(packet: bytes | None, sidecar: bytes | None) -> int | None:
-    """The orientation the photo's XMP, then its sidecar's, gives (for where EXIF has none)."""
-    for document in (packet, sidecar):
-        if document is not None:
-            orientation = parse(document).orientation
-            if orientation is not None:
-                return orientation
-    return None
-
-
 def _write_one(library: Library, target: _Target, embed: bool) -> bool:
     """Write one photo's names; whether anything changed. Raises XmpWriteError or OSError."""
     current = find(target.path)
@@ -125,7 +115,7 @@ def _write_one(library: Library, target: _Target, embed: bool) -> bool:
             raise XmpWriteError(problem)
     packet = embedded_packet(data)
     try:
-        regions, stored = _regions(data, target, _orientation(packet, side_content))
+        regions, stored = _regions(data, target, xmp_orientation(packet, side_content))
     except Exception as exc:
         raise XmpWriteError(f"the photo cannot be read ({exc})") from exc
     if embed and can_embed(target.path):
