@@ -4,8 +4,9 @@ A decision (:func:`decision`) runs in one write transaction that records the lib
 *decision state* as the operation changes it. Every table the schema marks as a
 decision table (``__decision_table__``: people, rejections) and every column it marks as
 a decision (``info={"decision": True}``: a face's person, state and "not a face" flag)
-gets temporary triggers, generated from those marks, that log each row's old version
-the first time the operation inserts, updates or deletes it. Paired with the rows as
+is watched (:mod:`faceorganizer.store.decision_log`: triggers generated from those marks)
+so that each row's old version is logged the first time the operation inserts, updates or
+deletes it. Paired with the rows as
 they are after it, that is the decision's :class:`Change`, complete by construction:
 whatever an operation touches, directly or through a foreign-key cascade, is in it, and
 a decision table or column added to the schema later is recorded without a change here.
@@ -14,7 +15,7 @@ The cost is that of the rows a decision changes, not of the library's size.
 Undo writes the *before* side back in one transaction, redo the *after* side; rows that
 are gone meanwhile (a photo purged) are skipped, and a face is never pointed at a person
 that no longer exists. Photos, people and faces never reuse ids (schema 3), so a change
-never reaches another row. (The triggers are SQLite's; another database needs its own.)
+never reaches another row.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from sqlalchemy import Column, Integer, MetaData, Table, delete, insert, select, text, tuple_, update
+from sqlalchemy import Column, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from faceorganizer.people.anchors import settle
-from faceorganizer.store import Library
+from faceorganizer.store import Library, decision_log
+from faceorganizer.store.decision_log import LOGS, PARTS, Part
 from faceorganizer.store.records import bump_revision
-from faceorganizer.store.schema import Base, Person
+from faceorganizer.store.schema import Person
 from faceorganizer.store.states import FaceState
 
 P = ParamSpec("P")
@@ -39,33 +41,6 @@ T = TypeVar("T")
 Key = tuple[Any, ...]
 Values = tuple[Any, ...]
 
-
-@dataclass(frozen=True)
-class _Part:
-    """What undo captures of one table: its key columns and its decision columns."""
-
-    table: Table
-    key: tuple[Column[Any], ...]
-    values: tuple[Column[Any], ...]
-    whole_rows: bool  # rows are created and deleted by decisions (not just updated)
-
-
-def _parts() -> tuple[_Part, ...]:
-    parts = []
-    for mapper in Base.registry.mappers:
-        table = mapper.local_table
-        assert isinstance(table, Table)
-        whole = bool(getattr(mapper.class_, "__decision_table__", False))
-        key = tuple(table.primary_key.columns)
-        values = tuple(c for c in table.columns if c not in key and (whole or c.info.get("decision")))
-        if whole or values:
-            parts.append(_Part(table, key, values, whole))
-    # Parents first: people before the faces and rejections that point at them.
-    order = {t: i for i, t in enumerate(Base.metadata.sorted_tables)}
-    return tuple(sorted(parts, key=lambda p: order[p.table]))
-
-
-PARTS = _parts()
 
 State = dict[str, dict[Key, Values]]
 
@@ -81,58 +56,23 @@ def capture(session: Session) -> State:
     return state
 
 
-def _log_table(part: _Part) -> Table:
-    """The temporary table where a decision's triggers log the first old version of each row of
-    ``part`` it touches (``existed`` false: the row was inserted by the decision)."""
-    return Table(f"undo_{part.table.name}", MetaData(),
-                 *(Column(c.name, c.type) for c in (*part.key, *part.values)), Column("existed", Integer))
-
-
-_LOGS = tuple(_log_table(part) for part in PARTS)
-
-
-def _drop(log: Table) -> list[str]:
-    """Statements removing a log table and the triggers that write to it."""
-    return [*(f"DROP TRIGGER IF EXISTS temp.{log.name}_{kind}" for kind in "uid"),
-            f"DROP TABLE IF EXISTS temp.{log.name}"]
-
-
 class _Recorder:
-    """Records a decision's before-state as it happens: temporary triggers on every decision
-    table and column log the old version of each row the first time the decision inserts,
-    updates or deletes it (cascades included: SQLite fires triggers for foreign-key actions),
+    """Records a decision's before-state as it happens: triggers on every decision table and
+    column log the old version of each row the first time the decision inserts, updates or
+    deletes it (cascades included: both databases fire triggers for foreign-key actions),
     so the cost is that of the rows changed, not of the library (50,000 faces or 50).
     :meth:`change` pairs each logged row with what it is now."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        for part, log in zip(PARTS, _LOGS, strict=True):
-            table, columns = part.table.name, [c.name for c in (*part.key, *part.values)]
-            names = ", ".join([*columns, "existed"])
-            keys = ", ".join(c.name for c in part.key)
-            old = ", ".join(f"OLD.{c}" for c in columns)
-            new_keys = ", ".join(f"NEW.{c.name}" for c in part.key)
-            nulls = ", ".join("NULL" for _ in part.values)
-            statements = [*_drop(log), f"CREATE TEMPORARY TABLE {log.name} ({names}, PRIMARY KEY ({keys}))"]
-            watched = ", ".join(c.name for c in part.values)
-            statements.append(f"CREATE TEMPORARY TRIGGER {log.name}_u AFTER UPDATE OF {watched} ON "
-                              f"main.{table} BEGIN INSERT OR IGNORE INTO {log.name} ({names}) "
-                              f"VALUES ({old}, 1); END")
-            if part.whole_rows:
-                statements.append(f"CREATE TEMPORARY TRIGGER {log.name}_d AFTER DELETE ON main.{table} "
-                                  f"BEGIN INSERT OR IGNORE INTO {log.name} ({names}) VALUES ({old}, 1); END")
-                statements.append(f"CREATE TEMPORARY TRIGGER {log.name}_i AFTER INSERT ON main.{table} "
-                                  f"BEGIN INSERT OR IGNORE INTO {log.name} ({names}) "
-                                  f"VALUES ({new_keys}{', ' + nulls if nulls else ''}, 0); END")
-            for statement in statements:
-                session.execute(text(statement))
+        decision_log.start(session)
 
     def touched_people(self) -> set[int]:
         """The people the operation touched so far: its own rows, and the people that logged or
         current rows point at."""
         self.session.flush()
         found: set[int] = set()
-        for part, log in zip(PARTS, _LOGS, strict=True):
+        for part, log in zip(PARTS, LOGS, strict=True):
             columns = [c for c in (*part.key, *part.values) if _is_person(c)]
             if not columns:
                 continue
@@ -150,11 +90,11 @@ class _Recorder:
     def change(self) -> Change:
         self.session.flush()
         tables = []
-        for part, log in zip(PARTS, _LOGS, strict=True):
+        logs = [(part, self.session.execute(select(*log.columns)).all())
+                for part, log in zip(PARTS, LOGS, strict=True)]
+        decision_log.stop(self.session)
+        for part, logged in logs:
             n = len(part.key)
-            logged = self.session.execute(select(*log.columns)).all()
-            for statement in _drop(log):
-                self.session.execute(text(statement))
             if not logged:
                 continue
             before = {tuple(r[:n]): (tuple(r[n:-1]) if r[-1] else None) for r in logged}
@@ -171,7 +111,7 @@ class _Recorder:
         return Change(tuple(tables))
 
 
-def _key_in(part: _Part, keys: list[Key]) -> Any:
+def _key_in(part: Part, keys: list[Key]) -> Any:
     if len(part.key) == 1:
         return part.key[0].in_([k[0] for k in keys])
     return tuple_(*part.key).in_(keys)
@@ -194,7 +134,7 @@ class Change:
         return bool(self.tables)
 
 
-def _exists(session: Session, part: _Part, keys: list[Key]) -> set[Key]:
+def _exists(session: Session, part: Part, keys: list[Key]) -> set[Key]:
     found: set[Key] = set()
     for start in range(0, len(keys), 400):
         found.update(tuple(r) for r in session.execute(
@@ -202,7 +142,7 @@ def _exists(session: Session, part: _Part, keys: list[Key]) -> set[Key]:
     return found
 
 
-def _unreferenced(session: Session, part: _Part, row: dict[str, Any]) -> dict[str, Any]:
+def _unreferenced(session: Session, part: Part, row: dict[str, Any]) -> dict[str, Any]:
     """``row`` with references to rows that no longer exist cleared: a face whose person is
     gone (dropped by a regrouping meanwhile) becomes unsorted and automatic, never a
     pointer to nothing."""
@@ -253,7 +193,7 @@ def _apply(session: Session, change: Change, side: str) -> None:
             session.execute(delete(part.table).where(*(c == v for c, v in zip(part.key, key, strict=True))))
 
 
-def _orphan_faces(session: Session, parent: _Part, keys: list[Key]) -> None:
+def _orphan_faces(session: Session, parent: Part, keys: list[Key]) -> None:
     """Decision rows pointing at ``parent`` rows about to go lose the reference, as
     :func:`_unreferenced` does (a face: unsorted and automatic)."""
     for part in PARTS:

@@ -1,7 +1,8 @@
-"""Opening a library: SQLite in WAL mode, schema version checks, migrations.
+"""Opening a library: an SQLite file in WAL mode, or a PostgreSQL database
+(:mod:`faceorganizer.store.postgres`); schema version checks, migrations.
 
 A library written by a newer faceorganizer is refused before anything is written
-to it; an older one is backed up, then migrated in a single transaction.
+to it; an older one is migrated in a single transaction (a file is backed up first).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from faceorganizer.errors import FaceorganizerError
-from faceorganizer.paths import absolute
 from faceorganizer.store import migrations
+from faceorganizer.store.address import AddressError, ServerAddress, library_location
 from faceorganizer.store.schema import Base
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -70,11 +71,23 @@ def lock_timeout_setting(value: float | None = None) -> float:
     return float(value)
 
 
-def _translated(exc: BaseException, path: Path, lock_timeout: float, *,
-                opening: bool = False) -> LibraryError | None:
+def _translated(exc: BaseException, path: Path | None, lock_timeout: float, *,
+                opening: bool = False, server: ServerAddress | None = None) -> LibraryError | None:
     from faceorganizer.store.errors import translate
 
-    return translate(exc, path, lock_timeout=lock_timeout, opening=opening)
+    return translate(exc, path, lock_timeout=lock_timeout, opening=opening, server=server)
+
+
+def _check_version(where: str, version: int, app_id: int, tables: int, kind: str) -> None:
+    """Refuse a library of a newer schema, or a database that is not a library, before anything
+    is written to it."""
+    if version > migrations.SCHEMA_VERSION:
+        raise LibraryTooNewError(
+            f"{where} was written by a newer faceorganizer (library schema {version}; "
+            f"this version understands up to {migrations.SCHEMA_VERSION}). Update "
+            "faceorganizer to open it. The library has not been changed.")
+    if tables and app_id != migrations.APPLICATION_ID:
+        raise LibraryError(f"{where} is {kind}, but not a faceorganizer library.")
 
 
 def _refuse_network(path: Path) -> None:
@@ -124,55 +137,111 @@ def _configure(engine: Engine, begin: str, lock_timeout: float = DEFAULT_LOCK_TI
 
 
 class Library:
-    """A photo library file. Use :meth:`session` for each unit of work.
+    """A photo library: a file (SQLite), or a database on a PostgreSQL server shared by several
+    machines (``postgresql://USER@HOST[:PORT]/DB``, :mod:`faceorganizer.store.postgres`). Use
+    :meth:`session` for each unit of work.
 
     ``lock_timeout``: seconds a unit of work waits for another program's write lock (default
     ``$FACEORGANIZER_LOCK_TIMEOUT``, else 10). Errors a person can act on (a full disk, a
-    read-only or locked library, a network share) are raised as the ``LibraryError``
-    subclasses of :mod:`faceorganizer.store.errors`.
+    read-only or locked library, a network share, a server that cannot be reached) are raised
+    as the ``LibraryError`` subclasses of :mod:`faceorganizer.store.errors`.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True, lock_timeout: float | None = None) -> None:
-        self.path = absolute(path)
+    def __init__(self, target: str | Path | ServerAddress, *, create: bool = True,
+                 lock_timeout: float | None = None) -> None:
         self.lock_timeout = lock_timeout_setting(lock_timeout)
-        if self.path.is_dir():
-            raise LibraryError(f"{self.path} is a folder; a library is a file (e.g. library.sqlite).")
-        exists = self.path.exists()
+        try:
+            location = library_location(target)
+        except AddressError as exc:
+            raise LibraryError(str(exc)) from None
+        self.path: Path | None = location if isinstance(location, Path) else None
+        self.server: ServerAddress | None = location if isinstance(location, ServerAddress) else None
+        if self.server is not None:
+            self._open_server(self.server, create)
+        else:
+            assert self.path is not None
+            self._open_file(self.path, create)
+        # A unit of work's session cannot be used once its block is over (close_resets_only off):
+        # it would start a transaction nobody ends, holding a connection (and on a server, a
+        # snapshot or the write lock) until the garbage collector finds it.
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, close_resets_only=False)
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False,
+                                           close_resets_only=False)
+
+    @property
+    def name(self) -> str:
+        """Where the library is, for people: its file, or its server address (no password)."""
+        return str(self.server) if self.server is not None else str(self.path)
+
+    def is_at(self, target: str | Path) -> bool:
+        """Whether ``target`` (a file or a server address, as a person writes it) is this library."""
+        try:
+            location = library_location(target)
+        except AddressError:
+            return False
+        return location == (self.server if self.server is not None else self.path)
+
+    @property
+    def shared(self) -> bool:
+        """Whether the library is on a server, shared by several machines."""
+        return self.server is not None
+
+    def _open_file(self, path: Path, create: bool) -> None:
+        if path.is_dir():
+            raise LibraryError(f"{path} is a folder; a library is a file (e.g. library.sqlite).")
+        exists = path.exists()
         if not exists and not create:
-            raise LibraryError(f"There is no library at {self.path}.")
-        _refuse_network(self.path)
-        version, app_id, tables = _inspect_checked(self.path, self.lock_timeout) if exists else (0, 0, 0)
-        if version > migrations.SCHEMA_VERSION:
-            raise LibraryTooNewError(
-                f"{self.path} was written by a newer faceorganizer (library schema {version}; "
-                f"this version understands up to {migrations.SCHEMA_VERSION}). Update "
-                "faceorganizer to open it. The library has not been changed.")
-        if tables and app_id != migrations.APPLICATION_ID:
-            raise LibraryError(f"{self.path} is an SQLite database, but not a faceorganizer library.")
+            raise LibraryError(f"There is no library at {path}.")
+        _refuse_network(path)
+        version, app_id, tables = _inspect_checked(path, self.lock_timeout) if exists else (0, 0, 0)
+        _check_version(str(path), version, app_id, tables, "an SQLite database")
         if not exists:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise (_translated(exc, self.path, self.lock_timeout, opening=True) or LibraryError(
-                    f"Cannot create the library folder {self.path.parent}: {exc.strerror or exc}.")) from exc
+                raise (_translated(exc, path, self.lock_timeout, opening=True) or LibraryError(
+                    f"Cannot create the library folder {path.parent}: {exc.strerror or exc}.")) from exc
         # Writers take the write lock when they begin, so two writers queue (busy_timeout)
         # instead of failing on a lock upgrade; readers never wait for a writer (WAL).
-        self.engine = create_engine(f"sqlite:///{self.path}")
+        self.engine = create_engine(f"sqlite:///{path}")
         _configure(self.engine, "BEGIN IMMEDIATE", self.lock_timeout)
-        self._read_engine = create_engine(f"sqlite:///{self.path}")
+        self._read_engine = create_engine(f"sqlite:///{path}")
         _configure(self._read_engine, "BEGIN", self.lock_timeout)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         try:
-            self._prepare(version, tables)
+            self._prepare_file(version, tables)
         except Exception as exc:
             self.close()
             if isinstance(exc, LibraryError):
                 raise
-            raise (_translated(exc, self.path, self.lock_timeout, opening=True)
-                   or LibraryError(f"Cannot open {self.path}: {exc}")) from exc
+            raise (_translated(exc, path, self.lock_timeout, opening=True)
+                   or LibraryError(f"Cannot open {path}: {exc}")) from exc
 
-    def _prepare(self, version: int, tables: int) -> None:
+    def _open_server(self, server: ServerAddress, create: bool) -> None:
+        from faceorganizer.store import postgres
+
+        self.engine, self._read_engine = postgres.engines(server, self.lock_timeout)
+        try:
+            with self.engine.begin() as conn:  # under the write lock: one machine creates or migrates
+                version, app_id, tables = postgres.inspect(conn)
+                _check_version(str(server), version, app_id, tables, "a PostgreSQL database")
+                postgres.prepare(conn, version, tables, create=create)
+        except postgres.NoLibrary:
+            self.close()
+            raise LibraryError(f"There is no library in {server} (the database is empty).") from None
+        except postgres.MissingMigration as missing:
+            self.close()
+            step = missing.args[0]
+            raise LibraryError(f"No migration from library schema {step} to {step + 1}; the library "
+                               "has not been changed.") from None
+        except Exception as exc:
+            self.close()
+            if isinstance(exc, LibraryError):
+                raise
+            raise (_translated(exc, None, self.lock_timeout, opening=True, server=server)
+                   or LibraryError(f"Cannot open the library {server}: {exc}")) from exc
+
+    def _prepare_file(self, version: int, tables: int) -> None:
+        assert self.path is not None
         if version == migrations.SCHEMA_VERSION:
             return
         if version == 0 and tables == 0:
@@ -203,7 +272,10 @@ class Library:
                 raw.execute("PRAGMA foreign_keys = ON")
 
     def backup(self, target: Path) -> Path:
-        """A consistent copy of the library (SQLite's online backup)."""
+        """A consistent copy of a library file (SQLite's online backup). A server's library is
+        backed up with the server's own tools (``pg_dump``)."""
+        if self.path is None:
+            raise LibraryError(f"The library {self.name} is on a server: back it up with pg_dump.")
         target.parent.mkdir(parents=True, exist_ok=True)
         source = sqlite3.connect(self.path)
         try:
@@ -219,6 +291,10 @@ class Library:
     @property
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
+            if self.server is not None:
+                from faceorganizer.store import postgres
+
+                return postgres.schema_version(conn)
             return int(conn.execute(text("PRAGMA user_version")).scalar_one())
 
     @contextmanager
@@ -251,7 +327,7 @@ class Library:
         try:
             yield
         except Exception as exc:
-            error = _translated(exc, self.path, self.lock_timeout)
+            error = _translated(exc, self.path, self.lock_timeout, server=self.server)
             if error is None:
                 raise
             raise error from exc

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import OperationalError, StatementError
 
+from faceorganizer.store.address import ServerAddress
 from faceorganizer.store.database import LibraryError, lock_timeout_setting
 from faceorganizer.store.mounts import network_location
 
@@ -80,13 +81,24 @@ class LibraryOnNetworkError(LibraryAccessError):
     """The library is on a network file system, where SQLite's WAL mode does not work."""
 
 
+class LibraryUnreachableError(LibraryAccessError):
+    """The library's server cannot be reached, refused the user, or has no such database."""
+
+
 def translate(exc: BaseException, path: Path | None, *, lock_timeout: float | None = None,
-              opening: bool = False) -> LibraryError | None:
+              opening: bool = False, server: ServerAddress | None = None) -> LibraryError | None:
     """The :class:`LibraryError` that explains ``exc`` (an SQLAlchemy error wrapping an sqlite3
-    one, an sqlite3 error, or an ``OSError``) met while using the library at ``path``, or None
-    if it is none of the errors a person can act on. ``opening``: met while opening it."""
+    or a psycopg one, an sqlite3 error, or an ``OSError``) met while using the library at ``path``
+    (or on ``server``), or None if it is none of the errors a person can act on. ``opening``: met
+    while opening it."""
     error = exc.orig if isinstance(exc, StatementError) else exc
-    if isinstance(exc, LibraryError) or not isinstance(error, (sqlite3.Error, OSError)):
+    if isinstance(exc, LibraryError):
+        return None
+    if error is not None and (server is not None or type(error).__module__.startswith("psycopg")):
+        from faceorganizer.store.server_errors import translate_server
+
+        return translate_server(error, server, lock_timeout=lock_timeout, opening=opening)
+    if not isinstance(error, (sqlite3.Error, OSError)):
         return None
     if isinstance(error, OSError):
         if path is not None and error.filename is not None and not _about(error.filename, path):
@@ -175,7 +187,8 @@ def network_error(path: Path) -> LibraryOnNetworkError | None:
               "uses, does not work over one at all.",
         "The library was not opened and has not been changed.",
         "Put the library on a local disk (--library, or Settings in the window); the photos can "
-        "stay on the share. A library shared by a household is planned (with PostgreSQL).")
+        "stay on the share. To share one library between machines, keep it on a PostgreSQL server "
+        "(--library postgresql://USER@HOST/DATABASE).")
 
 
 # ---- what the file system says -----------------------------------------------------------

@@ -1,13 +1,16 @@
 """Schema versions and the migrations between them.
 
-The version lives in SQLite's ``PRAGMA user_version``. ``MIGRATIONS[n]`` turns a
+The version lives in SQLite's ``PRAGMA user_version`` (on a server, in the table
+``faceorganizer_library``: :mod:`faceorganizer.store.postgres`). ``MIGRATIONS[n]`` turns a
 version-``n`` library into version ``n + 1``; they run in order, in one
 transaction, after a backup copy of the file is made, with foreign-key actions off
 (so that rebuilding a table cascades nothing) and a foreign-key check before the
 commit. Version 1 is the first schema; ``tests/fixtures/library_v1.sql`` to
 ``library_v5.sql`` keep real libraries of those versions so every later migration is tested
 from them. A migration's DDL is written out here, not taken from the
-current models, so that it stays what it was when later schemas change.
+current models, so that it stays what it was when later schemas change. Libraries on a
+server start at schema 6, so the migrations before it are SQLite's only; later ones must run
+on both (``conn.dialect.name`` tells them apart where they must differ).
 """
 
 from __future__ import annotations

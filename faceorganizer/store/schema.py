@@ -16,13 +16,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from faceorganizer.store.states import FaceOrigin, FaceState, PhotoStatus
+
+# Columns that differ by database only where they must: 64-bit integers (SQLite's INTEGER is
+# already 64-bit; its schema text stays as it was), and paths compared byte by byte (a server's
+# locale collation would break the prefix ranges that find a folder's photos).
+BIG = Integer().with_variant(BigInteger(), "postgresql")
+PATH = Text().with_variant(Text(collation="C"), "postgresql")
 
 DECISION = {"decision": True}  # column info: the user's decision, captured by undo
 AUTOINCREMENT: Any = {"sqlite_autoincrement": True}  # ids of deleted rows are never reused
@@ -65,7 +71,7 @@ class Root(Base):
     __tablename__ = "roots"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    path: Mapped[str] = mapped_column(Text, unique=True)
+    path: Mapped[str] = mapped_column(PATH, unique=True)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_scan_at: Mapped[datetime | None]
 
@@ -78,9 +84,9 @@ class Photo(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     root_id: Mapped[int | None] = mapped_column(ForeignKey("roots.id", ondelete="SET NULL"))
-    path: Mapped[str] = mapped_column(Text, unique=True)
-    size: Mapped[int] = mapped_column(Integer)
-    mtime_ns: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(PATH, unique=True)
+    size: Mapped[int] = mapped_column(BIG)
+    mtime_ns: Mapped[int] = mapped_column(BIG)
     content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     width: Mapped[int | None]
     height: Mapped[int | None]
