@@ -31,12 +31,30 @@ def _isolated_user_data(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.delenv("FACEORGANIZER_WEIGHTS", raising=False)
 
 
-@pytest.fixture
-def library(tmp_path: Path):
-    """An empty library in a temporary folder."""
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the session (:mod:`tests.postgres`). Where none can be
+    started the test is skipped, and the reason is printed in the summary (``-ra``)."""
+    from tests import postgres
+
+    server = postgres.start()
+    if isinstance(server, str):
+        pytest.skip(f"PostgreSQL tests skipped: {server}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def library(request: pytest.FixtureRequest, tmp_path: Path):
+    """An empty library, once as a file and once on a PostgreSQL server: the same tests run
+    against both."""
     from faceorganizer.store import Library
 
-    lib = Library(tmp_path / "library.sqlite")
+    if request.param == "postgresql":
+        address = request.getfixturevalue("postgres_server").new_database()
+    else:
+        address = str(tmp_path / "library.sqlite")
+    lib = Library(address)
     yield lib
     lib.close()
 

@@ -59,6 +59,7 @@ from faceorganizer.store import Library
 from faceorganizer.store.schema import Apart, Face, Person, Photo, Rejection
 from faceorganizer.store.states import FaceState, PhotoStatus
 from tests.fakes import FakeDetector, FakeEmbedder
+from tests.postgres import Server
 from tests.test_reembed import OtherEmbedder
 
 SHADES = (0, 60, 120, 180, 240)  # five people: colours 60 apart embed as far apart as strangers
@@ -109,7 +110,7 @@ class LibraryMachine(RuleBasedStateMachine):
         self.folder.mkdir()
         self.away = self.tmp / "away"  # deleted files wait here to be restored
         self.away.mkdir()
-        self.library = Library(self.tmp / "library.sqlite")
+        self.library = self.new_library()
         save_settings(self.library, PEOPLE)
         self.names = itertools.count()
         self.model_id = FakeEmbedder.space.model_id
@@ -122,6 +123,9 @@ class LibraryMachine(RuleBasedStateMachine):
         self.after: dict | None = None
         self.just_undone = False
         self.contents_away: dict[Path, tuple[int, ...]] = {}
+
+    def new_library(self) -> Library:
+        return Library(self.tmp / "library.sqlite")
 
     def teardown(self) -> None:
         self.library.close()
@@ -437,7 +441,8 @@ class LibraryMachine(RuleBasedStateMachine):
     @invariant()
     def sound(self) -> None:
         with self.library.reader() as session:
-            assert session.execute(text("PRAGMA foreign_key_check")).all() == []
+            if self.library.path is not None:  # a server always enforces its foreign keys
+                assert session.execute(text("PRAGMA foreign_key_check")).all() == []
             paths = session.scalars(select(Photo.path)).all()
             assert len(paths) == len(set(paths)), "duplicate photo"
             boxes = session.execute(select(Face.photo_id, Face.x1, Face.y1)).all()
@@ -477,6 +482,27 @@ LibraryMachine.TestCase.settings = settings(
     max_examples=200, stateful_step_count=14, deadline=None, database=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 TestLibraryDecisions = LibraryMachine.TestCase
+
+
+class ServerLibraryMachine(LibraryMachine):
+    """The same, with the library on a PostgreSQL server (issue 13): its undo triggers, snapshots
+    and write lock keep the same promises."""
+
+    server: Server | None = None
+
+    def new_library(self) -> Library:
+        assert self.server is not None
+        return Library(self.server.new_database(vector=False))
+
+
+def test_the_same_promises_hold_on_a_server_library(postgres_server: Server) -> None:
+    ServerLibraryMachine.server = postgres_server
+    try:
+        run_state_machine_as_test(ServerLibraryMachine, settings=settings(
+            max_examples=40, stateful_step_count=14, deadline=None, database=None, print_blob=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    finally:
+        ServerLibraryMachine.server = None
 
 
 @pytest.mark.slow

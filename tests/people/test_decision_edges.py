@@ -19,7 +19,7 @@ def two_faces_of_one_person(library: Library) -> tuple[list[int], int]:
     recluster(library, PeopleSettings())
     with library.reader() as session:
         person = session.get(Face, faces[0]).person_id
-    assert person is not None and person == session.get(Face, faces[1]).person_id
+        assert person is not None and person == session.get(Face, faces[1]).person_id
     return faces, person
 
 
