@@ -10,6 +10,7 @@ from typing import Any
 
 from faceorganizer import __version__
 from faceorganizer.display import display_report
+from faceorganizer.store.address import ServerAddress
 
 PACKAGES = ("torch", "torchvision", "facenet-pytorch", "numpy", "Pillow", "pillow-heif",
             "SQLAlchemy", "scikit-learn", "platformdirs", "PySide6-Essentials")
@@ -62,16 +63,19 @@ def weights_report() -> dict[str, Any]:
     return report
 
 
-def library_report(path: Path) -> dict[str, Any]:
+def library_report(path: Path | ServerAddress) -> dict[str, Any]:
+    """The library's schema, photos and weights; ``path`` is its file or its server."""
     from faceorganizer.reembed import stale_faces
     from faceorganizer.store import Library, LibraryError, read
     from faceorganizer.store.records import weights_record
 
-    report: dict[str, Any] = {"path": str(path), "exists": path.exists()}
-    if not path.exists():
+    exists = path.exists() if isinstance(path, Path) else None  # a server's: known once opened
+    report: dict[str, Any] = {"path": str(path), "exists": exists}
+    if exists is False:
         return report
     try:
         with Library(path, create=False) as library, library.reader() as session:
+            report["exists"] = True
             report["schema_version"] = library.schema_version
             report["photos"] = {str(k): v for k, v in read.status_counts(session).items()}
             stored = weights_record(session)
@@ -82,7 +86,7 @@ def library_report(path: Path) -> dict[str, Any]:
     return report
 
 
-def full_report(library: Path, device: str = "auto") -> dict[str, Any]:
+def full_report(library: Path | ServerAddress, device: str = "auto") -> dict[str, Any]:
     return {
         "faceorganizer": __version__,
         "python": sys.version.split()[0],

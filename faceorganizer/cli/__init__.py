@@ -27,7 +27,7 @@ from faceorganizer.cli import (
     tags,
     train,
 )
-from faceorganizer.cli.common import library_path
+from faceorganizer.cli.common import LIBRARY_HELP, library_target
 from faceorganizer.errors import FaceorganizerError
 
 COMMANDS = (scan, listing, people, questions, search, tags, evaluate, train, maintenance, doctor)
@@ -46,20 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_window(library: Path | None, weights: Path | None = None) -> int:
+def open_window(library: str | None, weights: Path | None = None) -> int:
     """The window on ``library`` (``--library``), else on ``$FACEORGANIZER_LIBRARY``, as every
     command does; without either, the window opens the last library used, or the default."""
     from faceorganizer.gui.app import main as gui_main
 
     if library is None and os.environ.get("FACEORGANIZER_LIBRARY"):
-        library = Path(os.environ["FACEORGANIZER_LIBRARY"])
+        library = os.environ["FACEORGANIZER_LIBRARY"]
     return gui_main(library=library, weights=weights)
 
 
 def add_gui(commands: Any) -> None:
     parser = commands.add_parser("gui", help="open the faceorganizer window (the default)")
-    parser.add_argument("--library", metavar="PATH", type=Path,
-                        help="library file to open (default: $FACEORGANIZER_LIBRARY, else the last "
+    parser.add_argument("--library", metavar="PATH|URL",
+                        help=f"{LIBRARY_HELP} to open (default: $FACEORGANIZER_LIBRARY, else the last "
                              "library opened, else library.sqlite in the user data folder)")
     parser.add_argument("--weights", metavar="FILE", type=Path,
                         help="switch the library to these FaceNet weights (its faces are re-embedded)")
@@ -100,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The last resort for a library or disk error that escaped its unit of work: one line.
         from faceorganizer.store.errors import explain
 
-        message = explain(exc, library_path(args) if "library" in args else None)
+        target = library_target(args) if "library" in args else None
+        message = explain(exc, target if isinstance(target, Path) else None)
         if message is None:  # a bug: its traceback is wanted
             raise
         print(f"faceorganizer: error: {message}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from faceorganizer.cli.common import add_json_option, add_library_option, library_path, print_json
+from faceorganizer.cli.common import add_json_option, add_library_option, library_target, print_json
 
 
 def register(commands: Any) -> None:
@@ -19,7 +19,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from faceorganizer.doctor import full_report
 
-    report = full_report(library_path(args), args.device)
+    report = full_report(library_target(args), args.device)
     if args.json:
         print_json(report)
         return 0 if report["weights"]["ok"] else 1

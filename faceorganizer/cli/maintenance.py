@@ -42,8 +42,9 @@ def register(commands: Any) -> None:
     prepare.add_argument("--force", action="store_true", help="convert again even if cached")
     prepare.set_defaults(run=run_prepare)
     status = actions.add_parser("status", help="say where the weights are and whether they load")
-    status.add_argument("--library", metavar="PATH", type=Path,
-                        help="also say which weights this library's faces come from")
+    status.add_argument("--library", metavar="PATH|URL",
+                        help="also say which weights this library's faces come from (a file, or "
+                             "postgresql://USER@HOST[:PORT]/DATABASE)")
     add_json_option(status)
     status.set_defaults(run=run_status)
     use = actions.add_parser(
@@ -156,11 +157,9 @@ def run_status(args: argparse.Namespace) -> int:
     report = weights_report()
     if args.library is not None:
         from faceorganizer.reembed import recorded_weights, stale_faces
-        from faceorganizer.store import Library
-
-        with Library(args.library.expanduser().resolve(), create=False) as library:
+        with open_library(args, create=False) as library:
             recorded = recorded_weights(library)
-            report["library"] = {"path": str(library.path),
+            report["library"] = {"path": library.name,
                                  "weights": recorded.path if recorded else None,
                                  "model_id": recorded.space.model_id if recorded else None,
                                  "faces_to_reembed": stale_faces(library)}

@@ -70,7 +70,7 @@ def settings_from(args: argparse.Namespace) -> ScanSettings:
         detector=getattr(args, "detector", None))
 
 
-def print_summary(summary: ScanSummary, library: Path, grouping: ReclusterSummary) -> None:
+def print_summary(summary: ScanSummary, library: str, grouping: ReclusterSummary) -> None:
     what = "Scan cancelled" if summary.cancelled else "Scanned"
     print(f"{what}: {', '.join(summary.roots)} in {summary.seconds:.1f} s")
     print(f"  photos: {summary.new} new, {summary.unchanged} unchanged, {summary.changed} changed, "
@@ -167,10 +167,10 @@ def run(args: argparse.Namespace) -> int:
         library.close()
     assert summary is not None and grouping is not None
     if args.json:
-        print_json({**summary.as_dict(), "people": grouping.as_dict(), "library": str(library.path),
+        print_json({**summary.as_dict(), "people": grouping.as_dict(), "library": library.name,
                     "reembedded": reembedded.as_dict() if reembedded else None})
     else:
-        print_summary(summary, library.path, grouping)
+        print_summary(summary, library.name, grouping)
         if reembedded is not None and (reembedded.faces or reembedded.unreadable):
             print(f"  re-embedded with {reembedded.model_id}: {reembedded.faces} faces"
                   + (f", {reembedded.unreadable} left (photo missing or unreadable)"

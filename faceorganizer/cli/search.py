@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from faceorganizer.cli.common import (
     add_json_option,
     add_library_option,
-    library_path,
+    library_target,
     open_library,
     print_json,
 )
@@ -69,7 +69,8 @@ def _people_settings(args: argparse.Namespace) -> PeopleSettings:
     distances: ``verify`` reads them in the space of the weights it embeds with)."""
     from faceorganizer.people.settings import PeopleSettings, load_settings
 
-    if not library_path(args).exists():
+    target = library_target(args)
+    if isinstance(target, Path) and not target.exists():
         return PeopleSettings()
     with open_library(args, create=False) as library:
         return load_settings(library)

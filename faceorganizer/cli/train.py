@@ -253,7 +253,8 @@ def run_personalize(args: argparse.Namespace) -> int:
         settings = load_settings(library)
         faces = data.from_library(library, progress=lambda d, t: display(
             Stage("Cutting the confirmed faces from their photos", d, t)))
-        out = absolute(args.out) if args.out else default_out(library.path)
+        name = library.server.database if library.server is not None else "library"
+        out = absolute(args.out) if args.out else default_out(library.path, name)
         result = personalize(faces, base, out, config, settings, device=str(device), share=args.held_out,
                              cache_dir=cache_dir() / "training", report=display)
         switched = None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from faceorganizer import APP_NAME
 from faceorganizer.paths import absolute, default_library
+from faceorganizer.store.address import is_server_address
 
 from .resources import icon_path
 
@@ -52,15 +53,18 @@ def preload_torch(app) -> None:
     splash.close()
 
 
-def chosen_library(given: Path | None, last: str | None) -> Path:
+def chosen_library(given: str | Path | None, last: str | None) -> str | Path:
     """The library the window opens: the one given (``--library`` or ``$FACEORGANIZER_LIBRARY``,
-    the command line decides), else the last one used, else the default."""
+    the command line decides), else the last one used, else the default. A file is made
+    absolute; a server's address is kept as written (it is checked when opened)."""
     if given:
-        return absolute(given)
-    return Path(last) if last else default_library()
+        return given if is_server_address(given) else absolute(given)
+    if last:
+        return last if is_server_address(last) else Path(last)
+    return default_library()
 
 
-def main(argv: Sequence[str] = (), library: Path | None = None, weights: Path | None = None) -> int:
+def main(argv: Sequence[str] = (), library: str | Path | None = None, weights: Path | None = None) -> int:
     """Open the window; with ``weights``, the first library opened switches to them (its faces
     are re-embedded in the background once the models are loaded)."""
     problem = display_problem()
@@ -88,7 +92,7 @@ def main(argv: Sequence[str] = (), library: Path | None = None, weights: Path | 
     path = chosen_library(library, str(last) if last else None)
     preload_torch(app)
 
-    def open_window(path: Path) -> MainWindow | None:
+    def open_window(path: str | Path) -> MainWindow | None:
         while True:
             try:
                 opened = Library(path)
@@ -105,7 +109,7 @@ def main(argv: Sequence[str] = (), library: Path | None = None, weights: Path | 
                 if not chosen:
                     return None
                 path = Path(chosen)
-        settings.setValue("library", str(opened.path))
+        settings.setValue("library", opened.name)  # a server's address has no password
         pending = switch_to.pop() if switch_to else None
         if pending is not None:
             from faceorganizer.models.weights import WeightsError
@@ -117,14 +121,14 @@ def main(argv: Sequence[str] = (), library: Path | None = None, weights: Path | 
                 QMessageBox.warning(None, "faceorganizer", str(exc))
         context = AppContext(opened, settings)
         window = MainWindow(context)
-        window.library_switch_requested.connect(lambda new: switch(window, Path(new)))
+        window.library_switch_requested.connect(lambda new: switch(window, new))
         window.show()
         return window
 
     windows: list[MainWindow] = []
     switch_to = [weights] if weights is not None else []
 
-    def switch(old: MainWindow, new: Path) -> None:
+    def switch(old: MainWindow, new: str) -> None:
         replacement = open_window(new)
         if replacement is not None:
             windows.remove(old)

@@ -3,6 +3,7 @@ shortcuts; background work goes through a job queue, shown in the status bar."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -22,7 +23,7 @@ from .person_page import PersonPage
 from .photos_page import PhotosPage
 from .review_page import QuestionService, ReviewPage
 from .search_page import SearchPage
-from .settings_dialog import SettingsDialog
+from .settings_dialog import Chosen, SettingsDialog
 from .status import StatusBar
 from .viewer import ViewerPage
 from .writing import AutoWriter, WriteNamesDialog
@@ -37,7 +38,8 @@ class MainWindow(QMainWindow):
     def __init__(self, context: AppContext, *, warm_up: bool = True) -> None:
         super().__init__()
         self.context = context
-        self.setWindowTitle(f"faceorganizer - {context.library.path.name}")
+        library = context.library
+        self.setWindowTitle(f"faceorganizer - {library.path.name if library.path else library.name}")
         self.setAcceptDrops(True)
         self.resize(1200, 800)
 
@@ -252,9 +254,11 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.context, self)
-        if not dialog.exec():
-            return
-        chosen = dialog.chosen()
+        if dialog.exec():
+            self.apply_settings(dialog.chosen())
+
+    def apply_settings(self, chosen: Chosen) -> None:
+        """Apply what the user chose in the settings dialog."""
         settings = self.context.settings
         if chosen.device != self.context.device or chosen.detector != self.context.scan_settings().detector:
             settings.setValue("device", chosen.device)
@@ -268,7 +272,7 @@ class MainWindow(QMainWindow):
         if chosen.people != self.context.people_settings() and \
                 self.context.attempt(self.context.save_people_settings, chosen.people):
             self.regroup()  # after the re-embedding, if there is one
-        if chosen.library and Path(chosen.library) != self.context.library.path:
+        if chosen.library and not self.context.library.is_at(chosen.library):
             self.library_switch_requested.emit(chosen.library)
 
     def about(self) -> None:
@@ -277,7 +281,7 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About faceorganizer",
                           f"<b>faceorganizer {__version__}</b><p>Finds, groups and searches the faces "
                           "in your photos with FaceNet (Schroff, Kalenichenko, Philbin 2015), on your "
-                          f"own computer.</p><p>Library: {self.context.library.path}</p>")
+                          f"own computer.</p><p>Library: {html.escape(self.context.library.name)}</p>")
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(Path(u.toLocalFile()).suffix.lower() in IMAGE_EXTENSIONS for u in event.mimeData().urls()):
@@ -296,5 +300,5 @@ class MainWindow(QMainWindow):
         self.viewer.shutdown()
         self.search.shutdown()
         self.questions.shutdown()
-        self.context.settings.setValue("library", str(self.context.library.path))
+        self.context.settings.setValue("library", self.context.library.name)
         super().closeEvent(event)

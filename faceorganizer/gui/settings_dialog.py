@@ -136,7 +136,12 @@ class SettingsDialog(QDialog):
 
         storage = QGroupBox("Library")
         row = QHBoxLayout(storage)
-        self.library = QLineEdit(str(context.library.path))
+        self.library = QLineEdit(context.library.name)
+        self.library.setPlaceholderText("a file, or postgresql://USER@HOST/DATABASE")
+        self.library.setToolTip(
+            "A library file on this computer, or a library shared by several computers on a "
+            "PostgreSQL server: postgresql://USER@HOST[:PORT]/DATABASE. The password is never kept "
+            "here: put it in ~/.pgpass (or PGPASSWORD).")
         row.addWidget(self.library, 1)
         browse = QPushButton("Choose...")
         browse.clicked.connect(self._choose_library)

@@ -208,8 +208,14 @@ class PersonalizeResult:
                 "training": self.training.as_dict()}
 
 
-def default_out(library_path: Path) -> Path:
+def default_out(library_path: Path | None, name: str = "library") -> Path:
+    """Where personal weights go: beside a library file, else (a library on a server) in the
+    user data folder, named after the library."""
+    from faceorganizer.paths import data_dir
+
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    if library_path is None:
+        return data_dir() / "weights" / f"{name}-personal-{stamp}.pt"
     return library_path.parent / "weights" / f"{library_path.stem}-personal-{stamp}.pt"
 
 

@@ -14,9 +14,10 @@ from faceorganizer.cli import main
 
 
 @pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path | None, Path | None]]:
-    """The library (and weights) each window would have been opened with."""
-    calls: list[tuple[Path | None, Path | None]] = []
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str | None, Path | None]]:
+    """The library (as written: a file or a server address) and the weights each window would
+    have been opened with."""
+    calls: list[tuple[str | None, Path | None]] = []
 
     def gui_main(argv=(), library=None, weights=None) -> int:
         calls.append((library, weights))
@@ -31,13 +32,21 @@ def test_the_environment_picks_the_library_of_the_window(
     """Issue 9, item 12a: ``faceorganizer`` alone ignored ``$FACEORGANIZER_LIBRARY``."""
     monkeypatch.setenv("FACEORGANIZER_LIBRARY", str(tmp_path / "env.sqlite"))
     assert main(command) == 0
-    assert opened == [(tmp_path / "env.sqlite", None)]
+    assert opened == [(str(tmp_path / "env.sqlite"), None)]
 
 
 def test_library_beats_the_environment(opened, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FACEORGANIZER_LIBRARY", str(tmp_path / "env.sqlite"))
     assert main(["gui", "--library", str(tmp_path / "given.sqlite"), "--weights", "w.pt"]) == 0
-    assert opened == [(tmp_path / "given.sqlite", Path("w.pt"))]
+    assert opened == [(str(tmp_path / "given.sqlite"), Path("w.pt"))]
+
+
+def test_a_server_library_reaches_the_window_as_written(opened, monkeypatch: pytest.MonkeyPatch) -> None:
+    address = "postgresql://anna@nas.local:5433/family"
+    assert main(["gui", "--library", address]) == 0
+    monkeypatch.setenv("FACEORGANIZER_LIBRARY", address)
+    assert main([]) == 0
+    assert opened == [(address, None), (address, None)]
 
 
 @pytest.mark.parametrize("command", [[], ["gui"]])
@@ -65,3 +74,6 @@ def test_the_window_opens_the_last_library_only_without_one_given(
     from faceorganizer.paths import default_library
 
     assert app.chosen_library(None, None) == default_library()
+    server = "postgresql://anna@nas.local/family"
+    assert app.chosen_library(server, str(tmp_path / "last.sqlite")) == server
+    assert app.chosen_library(None, server) == server

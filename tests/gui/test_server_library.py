@@ -1,0 +1,69 @@
+"""The window on a library kept by a PostgreSQL server (issue 13): it scans, groups, names and
+undoes there as on a file, and Settings takes a server's address."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from faceorganizer.people import operations
+from faceorganizer.store.read import people_and_faces as list_people
+from tests.fakes import fake_models
+from tests.gui.conftest import scan
+from tests.postgres import Server
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def server_window(qtbot, tmp_path: Path, postgres_server: Server):
+    from PySide6.QtCore import QSettings
+
+    from faceorganizer.gui.context import AppContext
+    from faceorganizer.gui.main_window import MainWindow
+    from faceorganizer.gui.thumbs import ThumbnailService
+    from faceorganizer.store import Library
+    from faceorganizer.thumbnails import ThumbnailCache
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    address = postgres_server.new_database(vector=False)
+    context = AppContext(Library(address), settings, models=lambda progress: fake_models(),
+                         thumbnails=ThumbnailService(ThumbnailCache(tmp_path / "thumbs")))
+    window = MainWindow(context, warm_up=False)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.close()
+    context.close()
+
+
+def test_the_window_works_on_a_server_library(qtbot, server_window, photo_folder: Path) -> None:
+    from faceorganizer.gui.settings_dialog import SettingsDialog
+
+    window = server_window
+    library = window.context.library
+    assert library.name in window.windowTitle()
+    scan(qtbot, window, photo_folder)
+    with library.reader() as session:
+        people = list_people(session)
+    biggest = max(people, key=lambda p: len(p.faces))
+    assert len(biggest.faces) == 5  # Ann: four photos and one with Bob
+    assert window.context.decide("Name", operations.rename, biggest.id, "Ann")
+    with library.reader() as session:
+        assert "Ann" in {p.name for p in list_people(session)}
+    assert window.context.step(forward=False)
+    with library.reader() as session:
+        assert "Ann" not in {p.name for p in list_people(session)}
+
+    dialog = SettingsDialog(window.context, window)
+    assert dialog.library.text() == library.name  # the address, which holds no password
+    chosen = dialog.chosen()
+    dialog.close()
+    other = "postgresql://anna@nas.local/family"
+    with qtbot.waitSignal(window.library_switch_requested, timeout=5000) as switched:
+        window.apply_settings(replace(chosen, library=other))
+    assert switched.args == [other]
+    with qtbot.assertNotEmitted(window.library_switch_requested):
+        window.apply_settings(replace(chosen, library=library.name))  # the same library: no switch
