@@ -99,7 +99,7 @@ def library_run(vectors: np.ndarray, truth: np.ndarray) -> None:
     with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "big.sqlite") as library:
         started = time.perf_counter()
         with library.session() as session:
-            session.add_all(Photo(id=i + 1, path=f"/photos/{i:06d}.jpg", size=1, mtime_ns=1, status="ok")
+            session.add_all(Photo(id=i + 1, rel=f"/photos/{i:06d}.jpg", size=1, mtime_ns=1, status="ok")
                             for i in range(len(vectors)))
             session.flush()
             session.add_all(Face(photo_id=i + 1, x1=0.0, y1=0.0, x2=200.0, y2=200.0,

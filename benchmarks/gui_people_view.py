@@ -53,8 +53,8 @@ def make_library(folder: Path, faces: int) -> Path:
     path = folder / "library.sqlite"
     with Library(path) as library:
         with library.session() as session:
-            session.add(Root(path=str(folder / "photos")))
-            session.add_all(Photo(id=i + 1, path=str(folder / "photos" / f"{i:05d}.jpg"), size=1,
+            session.add(Root(id=1, path=str(folder / "photos")))
+            session.add_all(Photo(id=i + 1, root_id=1, rel=f"{i:05d}.jpg", size=1,
                                   mtime_ns=1, status="ok", width=800, height=600)
                             for i in range(photos))
             session.flush()

@@ -74,7 +74,7 @@ def build(path: Path, faces: int) -> Library:
     vectors = np.concatenate([vectors, extra])
     library = Library(path)
     with library.session() as session:
-        session.add_all(Photo(id=i + 1, path=f"/photos/{i:06d}.jpg", size=1, mtime_ns=1, status="ok")
+        session.add_all(Photo(id=i + 1, rel=f"/photos/{i:06d}.jpg", size=1, mtime_ns=1, status="ok")
                         for i in range(len(vectors)))
         session.flush()
         session.add_all(Face(photo_id=i + 1, x1=0.0, y1=0.0, x2=200.0, y2=200.0, landmarks=[0.0] * 10,

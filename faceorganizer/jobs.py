@@ -47,12 +47,14 @@ def _once(models: ModelsFactory) -> ModelsFactory:
 def scan_and_group(library: Library, folders: Sequence[str | Path], models: ModelsFactory,
                    settings: ScanSettings | None = None, people: PeopleSettings | None = None,
                    cancel: threading.Event | None = None, *,
-                   retry_failed: bool = False) -> Iterator[JobEvent]:
+                   retry_failed: bool = False, new_root: bool = False) -> Iterator[JobEvent]:
     """Scan ``folders``, then regroup the library's faces if they changed since they were
     last grouped (also after a cancelled scan: what was scanned is kept, so it is grouped).
-    ``retry_failed`` reads files that failed before again even if they did not change."""
+    ``retry_failed`` reads files that failed before again even if they did not change;
+    ``new_root`` adds a folder beside folders not mapped on this machine (a shared library)."""
     models = _once(models)
-    yield from Scanner(library, models, settings, cancel, retry_failed=retry_failed).scan(folders)
+    yield from Scanner(library, models, settings, cancel, retry_failed=retry_failed,
+                       new_root=new_root).scan(folders)
     yield from reembed_and_group(library, models, settings, people, cancel)
 
 

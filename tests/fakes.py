@@ -122,7 +122,7 @@ def add_faces(library, vectors: np.ndarray, *, probability: float = 0.99, size: 
     with library.session() as session:
         start = session.query(Photo).count()
         for i, vector in enumerate(vectors):
-            photo = Photo(path=f"{prefix}{start + i:05d}.jpg", size=1, mtime_ns=1, status="ok",
+            photo = Photo(rel=f"{prefix}{start + i:05d}.jpg", size=1, mtime_ns=1, status="ok",
                           width=1000, height=1000)
             session.add(photo)
             session.flush()

@@ -22,6 +22,7 @@ from faceorganizer.cli import (
     maintenance,
     people,
     questions,
+    roots,
     scan,
     search,
     tags,
@@ -30,7 +31,7 @@ from faceorganizer.cli import (
 from faceorganizer.cli.common import LIBRARY_HELP, library_target
 from faceorganizer.errors import FaceorganizerError
 
-COMMANDS = (scan, listing, people, questions, search, tags, evaluate, train, maintenance, doctor)
+COMMANDS = (scan, listing, roots, people, questions, search, tags, evaluate, train, maintenance, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,6 +46,10 @@ def register(commands: Any) -> None:
                              "one are detected again, keeping face ids and decisions where boxes overlap")
     parser.add_argument("--workers", type=int, metavar="N",
                         help=f"photos decoded and detected at once ({defaults.workers})")
+    parser.add_argument("--new-root", action="store_true",
+                        help="on a library shared by several machines, add a folder as a new one even "
+                             "though some folders added elsewhere are not mapped on this machine "
+                             "(by default that is refused: map it with `roots map` if it is one of them)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="read files that could not be read before again, even if they did not "
                              "change (by default only changed ones are)")
@@ -109,9 +113,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     library = open_library(args)
     with library.reader() as session:
-        from faceorganizer.store.roots import is_within, list_roots
+        from faceorganizer.store.roots import is_within, places
 
-        known_roots = [r.path for r in list_roots(session)]
+        known_roots = [p.path for p in places(session, shared=library.shared) if p.path is not None]
     for folder in args.folders:
         path = absolute(folder)
         if not path.is_dir() and not any(is_within(str(path), r) for r in known_roots):
@@ -140,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     reembedded = None
     try:
         for event in scan_and_group(library, args.folders, models, settings, cancel=cancel,
-                                    retry_failed=args.retry_failed):
+                                    retry_failed=args.retry_failed, new_root=args.new_root):
             if isinstance(event, ScanStarted) and not args.json:
                 print(f"{event.total} photos to analyse, {event.unchanged} unchanged",
                       file=sys.stderr)

@@ -191,7 +191,7 @@ class MainWindow(QMainWindow):
 
     def _folders(self) -> list[str]:
         with self.context.library.reader() as session:
-            return [f.path for f in read.folders(session)]
+            return [f.path for f in read.folders(session, shared=self.context.library.shared) if f.mapped]
 
     def rescan_all(self) -> None:
         roots = self._folders()

@@ -75,7 +75,7 @@ class PhotosPage(QWidget):
     def reload(self) -> None:
         current = self.current_folder()
         with self.context.library.reader() as session:
-            folders = read.folders(session)
+            folders = read.folders(session, shared=self.context.library.shared)
         self.tree.clear()
         for folder in folders:
             item = QTreeWidgetItem([folder.path + ("" if folder.online else "  (offline)"),

@@ -62,7 +62,7 @@ from faceorganizer.store.records import (
     put_weights_record,
     weights_record,
 )
-from faceorganizer.store.roots import ensure_root
+from faceorganizer.store.roots import ensure_root, relative
 from faceorganizer.store.schema import Face, Photo, Root, utcnow
 from faceorganizer.store.states import PhotoStatus
 
@@ -89,15 +89,16 @@ class _ScanPlan:
     restored: dict[int, str] = field(default_factory=dict)  # missing photo id -> its status now
     gone: dict[int, str] = field(default_factory=dict)  # photo id -> status, not found any more
     failures: list[Failure] = field(default_factory=list)
-    bad_names: list[tuple[str, str, int]] = field(default_factory=list)  # path, reason, root id
+    bad_names: list[tuple[str, str, int, str]] = field(default_factory=list)  # path, reason, root, rel
     problems: list[Failure] = field(default_factory=list)
     candidates: dict[str, list[int]] = field(default_factory=dict)  # hash -> photos a move may take
 
 
 @dataclass(frozen=True)
 class _Work:
-    path: str
+    path: str  # where the file is on this machine
     root_id: int
+    rel: str  # where it is in its root, as the library keeps it
     size: int
     mtime_ns: int
     known: KnownPhoto | None
@@ -188,9 +189,11 @@ class Scanner:
 
     def __init__(self, library: Library, models: ModelsFactory,
                  settings: ScanSettings | None = None,
-                 cancel: threading.Event | None = None, *, retry_failed: bool = False) -> None:
+                 cancel: threading.Event | None = None, *, retry_failed: bool = False,
+                 new_root: bool = False) -> None:
         self.library = library
         self.retry_failed = retry_failed
+        self.new_root = new_root  # add a folder as a root of its own beside roots unmapped here
         self.saved = 0  # photos committed by this scan
         self.tag_conflicts: list[TagConflict] = []  # names in files the library decided otherwise on
         self.warnings: list[Failure] = []  # what was wrong with photos' face regions (XMP)
@@ -253,7 +256,8 @@ class Scanner:
         online = [f for f in names if f not in offline]
 
         with self.library.session() as session:
-            roots = {f: ensure_root(session, f).id for f in online}
+            roots = {f: ensure_root(session, f, shared=self.library.shared, new_root=self.new_root)
+                     for f in online}
         plan = self._plan(online, roots)
         failures = list(plan.failures)
         self._record_failed_names(plan.bad_names)
@@ -272,7 +276,7 @@ class Scanner:
         with self.library.session() as session:
             if not cancelled:
                 mark_missing(session, [i for i in missing_ids if plan.gone[i] != PhotoStatus.MISSING])
-                for root_id in set(roots.values()):
+                for root_id in {root_id for root_id, _ in roots.values()}:
                     root = session.get(Root, root_id)
                     if root is not None:
                         root.last_scan_at = utcnow()
@@ -286,7 +290,7 @@ class Scanner:
             tag_conflicts=tuple(self.tag_conflicts), warnings=tuple(self.warnings))
         yield ScanFinished(summary)
 
-    def _plan(self, online: list[str], roots: dict[str, int]) -> _ScanPlan:
+    def _plan(self, online: list[str], roots: dict[str, tuple[int, str]]) -> _ScanPlan:
         """Walk the folders and sort every file: unchanged, to read, restored, failed before."""
         plan = _ScanPlan()
         found_ids: set[int] = set()
@@ -305,7 +309,9 @@ class Scanner:
                         found_ids.add(old.id)
                     if item.name_error:
                         plan.failures.append(Failure(item.path, item.name_error))
-                        plan.bad_names.append((item.path, item.name_error, roots[folder]))
+                        root_id, root_path = roots[folder]
+                        plan.bad_names.append((item.path, item.name_error, root_id,
+                                               relative(item.path, root_path)))
                         continue
                     self._sort(plan, item, old, roots[folder])
                 for path, old in known.items():
@@ -327,7 +333,8 @@ class Scanner:
         plan.candidates = candidates
         return plan
 
-    def _sort(self, plan: _ScanPlan, item: FoundFile, old: KnownPhoto | None, root_id: int) -> None:
+    def _sort(self, plan: _ScanPlan, item: FoundFile, old: KnownPhoto | None,
+              root: tuple[int, str]) -> None:
         """Decide what one found file needs."""
         reanalyse = old is not None and (old.sidecar != item.sidecar_key or (
             old.status == PhotoStatus.OK and old.detector not in (None, self.settings.detector)))
@@ -347,18 +354,20 @@ class Scanner:
                 if old.status == PhotoStatus.MISSING:
                     plan.restored[old.id] = PhotoStatus.FAILED
                 return
-        plan.work.append(_Work(item.path, root_id, item.size, item.mtime_ns, old,
+        root_id, root_path = root
+        rel = relative(item.path, root_path)
+        plan.work.append(_Work(item.path, root_id, rel, item.size, item.mtime_ns, old,
                                allow_move=old is None, sidecar=item.sidecar,
                                sidecar_key=item.sidecar_key, reanalyse=reanalyse))
 
-    def _record_failed_names(self, bad_names: list[tuple[str, str, int]]) -> None:
+    def _record_failed_names(self, bad_names: list[tuple[str, str, int, str]]) -> None:
         if not bad_names:
             return
         with self.library.session() as session:
-            for path, error, root_id in bad_names:
-                photo = session.query(Photo).filter_by(path=path).one_or_none()
+            for _path, error, root_id, rel in bad_names:
+                photo = session.query(Photo).filter_by(root_id=root_id, rel=rel).one_or_none()
                 if photo is None:
-                    photo = Photo(path=path, size=0, mtime_ns=0, root_id=root_id)
+                    photo = Photo(rel=rel, size=0, mtime_ns=0, root_id=root_id)
                     session.add(photo)
                 photo.status, photo.error = PhotoStatus.FAILED, error
 
@@ -513,11 +522,11 @@ class Scanner:
                 if isinstance(result, _Moved):
                     photo = session.get(Photo, result.photo_id)
                     assert photo is not None
-                    photo.path, photo.root_id = work.path, work.root_id
+                    photo.rel, photo.root_id = work.rel, work.root_id
                 else:
                     photo = session.get(Photo, work.known.id) if work.known else None
                     if photo is None:
-                        photo = Photo(path=work.path, root_id=work.root_id)
+                        photo = Photo(rel=work.rel, root_id=work.root_id)
                         session.add(photo)
                 photo.size, photo.mtime_ns, photo.sidecar = work.size, work.mtime_ns, work.sidecar_key
                 if result.content_hash is not None:
@@ -538,7 +547,7 @@ class Scanner:
                                      embedder.space.model_id if embedder is not None else "",
                                      [f.origin for f in faces], self.settings.detector)
                     offset += len(faces)
-                    named.extend((photo.path, row, f.name) for row, f in zip(rows, faces, strict=True)
+                    named.extend((work.path, row, f.name) for row, f in zip(rows, faces, strict=True)
                                  if f.name)
             if named:
                 session.flush()

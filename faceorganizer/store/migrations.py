@@ -6,7 +6,7 @@ version-``n`` library into version ``n + 1``; they run in order, in one
 transaction, after a backup copy of the file is made, with foreign-key actions off
 (so that rebuilding a table cascades nothing) and a foreign-key check before the
 commit. Version 1 is the first schema; ``tests/fixtures/library_v1.sql`` to
-``library_v5.sql`` keep real libraries of those versions so every later migration is tested
+``library_v6.sql`` keep real libraries of those versions so every later migration is tested
 from them. A migration's DDL is written out here, not taken from the
 current models, so that it stays what it was when later schemas change. Libraries on a
 server start at schema 6, so the migrations before it are SQLite's only; later ones must run
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # 'FOrg': marks the file as a faceorganizer library.
 APPLICATION_ID = 0x464F7267
 
@@ -137,4 +137,82 @@ def _v5_to_v6(conn: Connection) -> None:
     conn.exec_driver_sql("UPDATE faces SET detector = 'mtcnn' WHERE origin = 'detected'")
 
 
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
+_ROOT_PATHS = """CREATE TABLE root_paths (
+    root_id INTEGER NOT NULL,
+    machine VARCHAR(255) NOT NULL,
+    path TEXT{collate} NOT NULL,
+    PRIMARY KEY (root_id, machine),
+    CONSTRAINT uq_root_paths_machine_path UNIQUE (machine, path),
+    FOREIGN KEY(root_id) REFERENCES roots (id) ON DELETE CASCADE
+)"""
+_V7_ROOTS = """CREATE TABLE _new_roots (
+    id INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    added_at DATETIME NOT NULL,
+    last_scan_at DATETIME,
+    PRIMARY KEY (id)
+)"""
+_V7_PHOTOS = """CREATE TABLE _new_photos (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    root_id INTEGER,
+    rel TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    content_hash VARCHAR(64),
+    width INTEGER,
+    height INTEGER,
+    taken_at DATETIME,
+    status VARCHAR(16) NOT NULL,
+    error TEXT,
+    added_at DATETIME NOT NULL,
+    updated_at DATETIME NOT NULL,
+    warning TEXT,
+    sidecar TEXT,
+    detector VARCHAR(16),
+    CONSTRAINT uq_photos_root_rel UNIQUE (root_id, rel),
+    FOREIGN KEY(root_id) REFERENCES roots (id) ON DELETE SET NULL
+)"""
+# A photo's root, as a prefix with one separator, and whether the photo's path starts with it.
+_ROOT_PREFIX = "rtrim((SELECT r.path FROM roots r WHERE r.id = photos.root_id), '/') || '/'"
+_IN_ROOT = (f"(photos.root_id IS NOT NULL AND "
+            f"substr(photos.{{path}}, 1, length({_ROOT_PREFIX})) = {_ROOT_PREFIX})")
+_RELATIVE = f"substr(photos.{{path}}, length({_ROOT_PREFIX}) + 1)"
+
+
+def _v6_to_v7(conn: Connection) -> None:
+    """Photos are kept relative to their root, so that machines that find the same share at
+    different places (/mnt/photos, /Volumes/photos) share them; where each machine finds a root
+    goes in ``root_paths``. Two roots may have the same path (two laptops' own Pictures folders).
+    A photo whose path is not inside its root (none should be) keeps its absolute path and no
+    root."""
+    server = conn.dialect.name == "postgresql"
+    conn.exec_driver_sql(_ROOT_PATHS.format(collate=' COLLATE "C"' if server else ""))
+    in_root, relative = _IN_ROOT.format(path="path"), _RELATIVE.format(path="path")
+    if server:
+        conn.exec_driver_sql("ALTER TABLE roots DROP CONSTRAINT IF EXISTS roots_path_key")
+        conn.exec_driver_sql("ALTER TABLE photos DROP CONSTRAINT IF EXISTS photos_path_key")
+        conn.exec_driver_sql(f"UPDATE photos SET root_id = CASE WHEN {in_root} THEN root_id END, "
+                             f"path = CASE WHEN {in_root} THEN {relative} ELSE path END")
+        conn.exec_driver_sql("ALTER TABLE photos RENAME COLUMN path TO rel")
+        conn.exec_driver_sql("ALTER TABLE photos ADD CONSTRAINT uq_photos_root_rel UNIQUE (root_id, rel)")
+        return
+    conn.exec_driver_sql(_V7_ROOTS)
+    conn.exec_driver_sql("INSERT INTO _new_roots (id, path, added_at, last_scan_at) "
+                         "SELECT id, path, added_at, last_scan_at FROM roots")
+    conn.exec_driver_sql(_V7_PHOTOS)
+    kept = ("size, mtime_ns, content_hash, width, height, taken_at, status, error, added_at, "
+            "updated_at, warning, sidecar, detector")
+    conn.exec_driver_sql(
+        f"INSERT INTO _new_photos (id, root_id, rel, {kept}) SELECT id, "
+        f"CASE WHEN {in_root} THEN root_id END, CASE WHEN {in_root} THEN {relative} ELSE path END, "
+        f"{kept} FROM photos")
+    conn.exec_driver_sql("DROP TABLE photos")
+    conn.exec_driver_sql("DROP TABLE roots")
+    conn.exec_driver_sql("ALTER TABLE _new_roots RENAME TO roots")
+    conn.exec_driver_sql("ALTER TABLE _new_photos RENAME TO photos")
+    conn.exec_driver_sql("CREATE INDEX ix_photos_status ON photos (status)")
+    conn.exec_driver_sql("CREATE INDEX ix_photos_content_hash ON photos (content_hash)")
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6,
+                                    6: _v6_to_v7}

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from faceorganizer.store.roots import under_prefix
-from faceorganizer.store.schema import Face, Person, Photo, Root
+from faceorganizer.store.roots import places, under_prefix
+from faceorganizer.store.schema import Face, Person, Photo
 from faceorganizer.store.states import FaceOrigin, FaceState, PersonState, PhotoStatus
 
 Box = tuple[float, float, float, float]
@@ -92,11 +92,12 @@ class PhotoSummary:
 @dataclass(frozen=True)
 class FolderSummary:
     root_id: int
-    path: str
-    online: bool
+    path: str  # where it is on this machine (where it was added, if not mapped here)
+    online: bool  # there on this machine
     photos: int
     missing: int
     failed: int
+    mapped: bool = True  # False: a server's library, and this machine has not said where it is
 
 
 @dataclass(frozen=True)
@@ -269,14 +270,21 @@ def status_counts(session: Session) -> dict[PhotoStatus, int]:
     return {PhotoStatus(status): count for status, count in rows}
 
 
-def folders(session: Session) -> list[FolderSummary]:
-    """The scanned folders with their photo counts; ``online`` when the folder is there."""
+def folders(session: Session, *, shared: bool = False) -> list[FolderSummary]:
+    """The scanned folders with their photo counts; ``online`` when the folder is there on this
+    machine (``shared``: the library is on a server, where a folder must be mapped first)."""
+    counts: dict[int, dict[str, int]] = {}
+    for root_id, status, count in session.execute(select(Photo.root_id, Photo.status, func.count())
+                                                  .group_by(Photo.root_id, Photo.status)):
+        if root_id is not None:
+            counts.setdefault(root_id, {})[status] = count
     out = []
-    for root in session.scalars(select(Root).order_by(Root.path)):
-        by_status = dict(session.execute(select(Photo.status, func.count()).where(
-            under_prefix(Photo.path, root.path)).group_by(Photo.status)).all())
-        out.append(FolderSummary(root.id, root.path, os.path.isdir(root.path), sum(by_status.values()),
-                                 by_status.get(PhotoStatus.MISSING, 0), by_status.get(PhotoStatus.FAILED, 0)))
+    for place in sorted(places(session, shared=shared), key=lambda p: (p.path or p.added_path, p.id)):
+        by_status = counts.get(place.id, {})
+        out.append(FolderSummary(place.id, place.path or place.added_path,
+                                 place.path is not None and os.path.isdir(place.path),
+                                 sum(by_status.values()), by_status.get(PhotoStatus.MISSING, 0),
+                                 by_status.get(PhotoStatus.FAILED, 0), mapped=place.path is not None))
     return out
 
 

@@ -16,10 +16,25 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    case,
+    func,
+    select,
+)
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from faceorganizer.store.states import FaceOrigin, FaceState, PhotoStatus
@@ -66,25 +81,63 @@ class Base(DeclarativeBase):
 
 
 class Root(Base):
-    """A folder the user added; scans walk it recursively."""
+    """A folder the user added; scans walk it recursively. ``path`` is where it was added, on the
+    machine that added it; where each machine finds it is in :class:`RootPath`."""
 
     __tablename__ = "roots"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    path: Mapped[str] = mapped_column(PATH, unique=True)
+    path: Mapped[str] = mapped_column(PATH)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_scan_at: Mapped[datetime | None]
+
+
+class RootPath(Base):
+    """Where one machine finds a root (the same share is /mnt/photos on one and /Volumes/photos
+    on another). A library file uses its root's own path where it has none; a library on a
+    server treats a root with none as offline on that machine."""
+
+    __tablename__ = "root_paths"
+    __table_args__ = (UniqueConstraint("machine", "path", name="uq_root_paths_machine_path"),)
+
+    root_id: Mapped[int] = mapped_column(ForeignKey("roots.id", ondelete="CASCADE"), primary_key=True)
+    machine: Mapped[str] = mapped_column(String(255), primary_key=True)
+    path: Mapped[str] = mapped_column(PATH)
+
+
+def current_machine() -> str:
+    """This machine's name in root mappings: ``$FACEORGANIZER_MACHINE``, else the host name."""
+    import os
+    import socket
+
+    return (os.environ.get("FACEORGANIZER_MACHINE") or socket.gethostname() or "this machine")[:255]
+
+
+MACHINE = bindparam("machine", callable_=current_machine, type_=String(255))
+
+
+def local_root(root_id: Any) -> Any:
+    """SQL: where the root ``root_id`` is on this machine: its mapping, else the path it was added
+    at (see :class:`RootPath`), without a trailing separator."""
+    mapped = (select(RootPath.path).where(RootPath.root_id == root_id, RootPath.machine == MACHINE)
+              .scalar_subquery())
+    added = select(Root.path).where(Root.id == root_id).scalar_subquery()
+    return func.rtrim(func.coalesce(mapped, added), "/")
 
 
 class Photo(Base):
     """A photo file. Its faces stay when it goes missing; only ``purge`` drops them."""
 
     __tablename__ = "photos"
-    __table_args__ = AUTOINCREMENT
+    __table_args__ = (UniqueConstraint("root_id", "rel", name="uq_photos_root_rel"), AUTOINCREMENT)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     root_id: Mapped[int | None] = mapped_column(ForeignKey("roots.id", ondelete="SET NULL"))
-    path: Mapped[str] = mapped_column(PATH, unique=True)
+    # where the photo is in its root, '/'-separated (a photo in no root: its absolute path)
+    rel: Mapped[str] = mapped_column(PATH)
+    # where the photo is on this machine (read-only: a scan sets ``root_id`` and ``rel``)
+    path: Mapped[str] = column_property(
+        case((root_id.is_(None), rel), else_=local_root(root_id) + "/" + rel).label("path"))
     size: Mapped[int] = mapped_column(BIG)
     mtime_ns: Mapped[int] = mapped_column(BIG)
     content_hash: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -19,7 +19,7 @@ def test_photos_are_ranked_by_their_nearest_face(library: Library) -> None:
     add_faces(library, faces_of(d[1], 5, seed=2))
     # A group photo with one of Ann's faces and a stranger's.
     with library.session() as session:
-        photo = Photo(path="/photos/group.jpg", size=1, mtime_ns=1, status="ok")
+        photo = Photo(rel="/photos/group.jpg", size=1, mtime_ns=1, status="ok")
         session.add(photo)
         session.flush()
         for vector in (faces_of(d[0], 1, spread=0.4, seed=9)[0], d[2]):

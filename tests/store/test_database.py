@@ -33,7 +33,7 @@ def test_new_library_is_wal_with_version_and_id(tmp_path: Path) -> None:
 def test_embeddings_round_trip_as_float32(library: Library) -> None:
     vector = np.random.default_rng(1).normal(size=512).astype(np.float32)
     with library.session() as session:
-        photo = Photo(path="/p/a.jpg", size=1, mtime_ns=1, status="ok")
+        photo = Photo(rel="/p/a.jpg", size=1, mtime_ns=1, status="ok")
         session.add(photo)
         session.flush()
         session.add(Face(photo_id=photo.id, x1=1, y1=2, x2=3, y2=4, landmarks=[0.0] * 10,
@@ -48,7 +48,7 @@ def test_embeddings_round_trip_as_float32(library: Library) -> None:
 
 def test_a_session_that_fails_writes_nothing(library: Library) -> None:
     with pytest.raises(RuntimeError), library.session() as session:
-        session.add(Photo(path="/p/a.jpg", size=1, mtime_ns=1, status="ok"))
+        session.add(Photo(rel="/p/a.jpg", size=1, mtime_ns=1, status="ok"))
         session.flush()
         raise RuntimeError("boom")
     with library.reader() as session:
@@ -194,8 +194,16 @@ def load_fixture(path: Path, name: str) -> None:
 
 
 def dump(path: Path, table: str) -> list[tuple]:
+    """The rows of ``table``; a photo's path as before schema 7 (absolute), where it is now kept
+    relative to its root, so that the earlier migrations' tests compare like with like."""
     conn = sqlite3.connect(path)
     try:
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+        if table == "photos" and "rel" in columns:
+            absolute = ("CASE WHEN root_id IS NULL THEN rel ELSE rtrim((SELECT r.path FROM roots r "
+                        "WHERE r.id = photos.root_id), '/') || '/' || rel END")
+            listed = ", ".join(absolute if c == "rel" else c for c in columns)
+            return conn.execute(f"SELECT {listed} FROM photos ORDER BY 1, 2").fetchall()
         return conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
     finally:
         conn.close()
@@ -260,7 +268,7 @@ def test_ids_of_deleted_rows_are_never_reused(library: Library) -> None:
     from faceorganizer.store.schema import Person
 
     with library.session() as session:
-        photo = Photo(path="/p/a.jpg", size=1, mtime_ns=1, status="ok")
+        photo = Photo(rel="/p/a.jpg", size=1, mtime_ns=1, status="ok")
         session.add_all([photo, Person(name="a"), Person(name="b")])
         session.flush()
         for _ in range(2):
@@ -272,7 +280,7 @@ def test_ids_of_deleted_rows_are_never_reused(library: Library) -> None:
         session.execute(text("DELETE FROM photos"))
     with library.session() as session:
         person = Person(name="c")
-        photo = Photo(path="/p/b.jpg", size=1, mtime_ns=1, status="ok")
+        photo = Photo(rel="/p/b.jpg", size=1, mtime_ns=1, status="ok")
         session.add_all([person, photo])
         session.flush()
         face = Face(photo_id=photo.id, x1=1, y1=2, x2=3, y2=4, landmarks=[0.0] * 10, probability=0.99,
@@ -342,13 +350,41 @@ def test_a_fifth_schema_library_records_that_mtcnn_found_its_faces(tmp_path: Pat
     tables = ("photos", "people", "faces", "rejections", "settings", "roots", "apart")
     before = {t: dump(path, t) for t in tables}
     with Library(path) as library:
-        assert library.schema_version == migrations.SCHEMA_VERSION == 6
+        assert library.schema_version == migrations.SCHEMA_VERSION
     assert as_before({t: dump(path, t) for t in tables}, before) == before
     conn = sqlite3.connect(path)
-    photos = dict(conn.execute("SELECT path, detector FROM photos").fetchall())
+    photos = dict(conn.execute("SELECT '/photos/' || rel, detector FROM photos").fetchall())
     faces = conn.execute("SELECT origin, detector FROM faces ORDER BY id").fetchall()
     conn.close()
     assert photos == {"/photos/a.jpg": "mtcnn", "/photos/b.jpg": "mtcnn", "/photos/c.jpg": "mtcnn",
                       "/photos/gone.jpg": None, "/photos/bad.jpg": None}
     assert faces == [("detected", "mtcnn"), ("file", None), ("detected", "mtcnn"), ("detected", "mtcnn")]
+    assert columns(path) == columns(new_library(tmp_path))
+
+
+def test_a_sixth_schema_library_keeps_its_photos_relative_to_their_roots(tmp_path: Path) -> None:
+    """v6 -> v7: each photo is kept relative to its root (two roots may hold the same file name),
+    roots may share a path, and where each machine finds a root has its own table. Every row is
+    kept, and every photo is where it was."""
+    from sqlalchemy import select
+
+    from faceorganizer.store.schema import Photo, Root, RootPath
+
+    path = tmp_path / "v6.sqlite"
+    load_fixture(path, "library_v6.sql")
+    tables = ("photos", "people", "faces", "rejections", "settings", "roots", "apart")
+    before = {t: dump(path, t) for t in tables}
+    with Library(path) as library:
+        assert library.schema_version == migrations.SCHEMA_VERSION == 7
+        with library.reader() as session:
+            photos = {p.id: (p.root_id, p.rel, p.path) for p in session.scalars(select(Photo))}
+            assert session.scalars(select(RootPath)).all() == []
+        assert photos[1] == (1, "a.jpg", "/photos/a.jpg")
+        assert photos[6] == (2, "a.jpg", "/media/usb/a.jpg")  # the same name in another root
+        assert photos[7] == (1, "2019/summer/a.jpg", "/photos/2019/summer/a.jpg")
+        with library.session() as session:  # two roots may now share a path (two machines' own)
+            session.add(Root(path="/photos"))
+    kept = [t for t in tables if t != "roots"]
+    assert {t: dump(path, t) for t in kept} == {t: before[t] for t in kept}
+    assert dump(path, "roots")[:2] == before["roots"]
     assert columns(path) == columns(new_library(tmp_path))

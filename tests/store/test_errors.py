@@ -37,7 +37,7 @@ def digest(path: Path) -> str:
 
 def add_photos(library: Library, batch: int, count: int = 20) -> None:
     with library.session() as session:
-        session.add_all(Photo(path=f"/photos/{batch}/{i:03d}-{'x' * 200}.jpg", size=1, mtime_ns=1,
+        session.add_all(Photo(rel=f"/photos/{batch}/{i:03d}-{'x' * 200}.jpg", size=1, mtime_ns=1,
                               status="ok") for i in range(count))
 
 
@@ -484,7 +484,7 @@ committed, error = 0, None
 try:
     for batch in range(1000):
         with library.session() as session:
-            session.add_all(Photo(path=f"/photos/{batch}/{i:03d}-{'x' * 200}.jpg", size=1, mtime_ns=1,
+            session.add_all(Photo(rel=f"/photos/{batch}/{i:03d}-{'x' * 200}.jpg", size=1, mtime_ns=1,
                                   status="ok") for i in range(20))
         committed += 1
 except LibraryError as exc:
@@ -525,7 +525,7 @@ mount_tmpfs(disk, "4m")
 
 def add(library, name):
     with library.session() as session:
-        session.add(Photo(path=name, size=1, mtime_ns=1, status="ok"))
+        session.add(Photo(rel=name, size=1, mtime_ns=1, status="ok"))
 
 
 with Library(disk / "closed.sqlite") as library:
@@ -612,7 +612,7 @@ with library.reader() as session:
     out["read"] = session.query(Photo).count()
 try:
     with library.session() as session:
-        session.add(Photo(path="/b.jpg", size=1, mtime_ns=1, status="ok"))
+        session.add(Photo(rel="/b.jpg", size=1, mtime_ns=1, status="ok"))
 except LibraryError as exc:
     out["file"] = [type(exc).__name__, str(exc)]
 library.close()

@@ -28,7 +28,7 @@ def test_iou() -> None:
 
 def test_redetected_faces_keep_ids_new_ones_are_added_lost_ones_removed(library: Library) -> None:
     with library.session() as session:
-        photo = Photo(path="/p/a.jpg", size=1, mtime_ns=1, status="ok")
+        photo = Photo(rel="/p/a.jpg", size=1, mtime_ns=1, status="ok")
         session.add(photo)
         assert len(set_faces(session, photo, [det(0, 0, 100, 100), det(200, 0, 300, 100)],
                              vectors(2), "m1")) == 2

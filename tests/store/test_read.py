@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from sqlalchemy import select
 
 from faceorganizer.people import operations as ops
 from faceorganizer.people.recluster import recluster
@@ -25,9 +26,13 @@ def test_people_faces_photos_and_counts(library: Library) -> None:
     ops.set_hidden(library, pb, True)
     ops.set_ignored(library, [bob[0]])
     with library.session() as session:
-        session.add(Root(path="/photos"))
-        session.add(Photo(path="/photos/broken.jpg", size=1, mtime_ns=1, status=PhotoStatus.FAILED,
+        root = Root(path="/photos")
+        session.add(root)
+        session.flush()
+        session.add(Photo(root_id=root.id, rel="broken.jpg", size=1, mtime_ns=1, status=PhotoStatus.FAILED,
                           error="not an image"))
+        for photo in session.scalars(select(Photo).where(Photo.root_id.is_(None))):  # as a scan keeps them
+            photo.root_id, photo.rel = root.id, photo.rel.removeprefix("/photos/")
     with library.reader() as session:
         people = {p.id: p for p in read.people(session)}
         assert (people[pa].name, people[pa].faces, people[pa].state) == ("Ann", 4, PersonState.NAMED)
