@@ -93,6 +93,8 @@ class MainWindow(QMainWindow):
         self.sidebar.setCurrentRow(PEOPLE)
         if warm_up:
             QTimer.singleShot(300, self._warm_up)
+        if context.library.shared:
+            QTimer.singleShot(0, self.ask_for_unmapped_folders)
 
     # ---- navigation ---------------------------------------------------------------------
 
@@ -180,6 +182,33 @@ class MainWindow(QMainWindow):
     def last_summary(self) -> ScanSummary | None:
         """The outcome of the last scan."""
         return self.status.last_summary
+
+    def unmapped_folders(self) -> list[tuple[int, str]]:
+        """(id, where it was added) of the folders of a shared library not located on this
+        computer."""
+        with self.context.library.reader() as session:
+            return [(f.root_id, f.path) for f in read.folders(session, shared=self.context.library.shared)
+                    if not f.mapped]
+
+    def ask_for_unmapped_folders(self) -> None:
+        """A library on a server may hold folders added on another computer: ask, once when the
+        window opens, where they are on this one (until then they are offline here, and nothing of
+        them is marked missing)."""
+        unmapped = self.unmapped_folders()
+        if not unmapped:
+            return
+        listed = "".join(f"<li>{html.escape(path)}</li>" for _, path in unmapped)
+        answer = QMessageBox.question(
+            self, "Folders from other computers",
+            f"<p>This library has {len(unmapped)} folder{'s' if len(unmapped) > 1 else ''} added on "
+            f"another computer and not located on this one:</p><ul>{listed}</ul><p>Until you say where "
+            "they are here, they are offline on this computer: their photos and faces are kept, and "
+            "none is marked missing. Locate them now?</p>",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        for root_id, path in unmapped:
+            self.photos.locate_folder(root_id, path)
 
     def _warm_up(self) -> None:
         self.jobs.submit(tasks.warm_up(self.context))

@@ -1,10 +1,14 @@
-"""Photos by folder: the scanned folders (offline ones marked), their photos, rescan and
-remove actions, and the files a scan could not read."""
+"""Photos by folder: the scanned folders (offline ones marked, and on a shared library those
+not mapped on this computer), their photos, rescan, locate and remove actions, and the files a
+scan could not read."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -18,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from faceorganizer.scan.events import Failure
 from faceorganizer.store import read
-from faceorganizer.store.roots import remove_root
+from faceorganizer.store.roots import map_root, remove_root
 from faceorganizer.store.states import PhotoStatus
 
 from .context import AppContext
@@ -44,6 +48,10 @@ class PhotosPage(QWidget):
         top.addStretch()
         self.rescan = QPushButton("Rescan folder")
         self.rescan.clicked.connect(self._rescan)
+        self.locate = QPushButton("Locate folder...")
+        self.locate.setToolTip("Say where this folder is on this computer: a share mounted at another "
+                               "place, a drive that moved, a folder added on another computer")
+        self.locate.clicked.connect(self._locate)
         self.remove = QPushButton("Remove folder...")
         self.remove.clicked.connect(self._remove)
         self.failures = QPushButton("Files not read...")
@@ -52,7 +60,7 @@ class PhotosPage(QWidget):
         self.retry.setToolTip("Read the files of this folder that could not be read again, even those "
                               "that did not change")
         self.retry.clicked.connect(self._retry)
-        for button in (self.rescan, self.remove, self.failures, self.retry):
+        for button in (self.rescan, self.locate, self.remove, self.failures, self.retry):
             top.addWidget(button)
         layout.addLayout(top)
         split = QSplitter()
@@ -78,10 +86,14 @@ class PhotosPage(QWidget):
             folders = read.folders(session, shared=self.context.library.shared)
         self.tree.clear()
         for folder in folders:
-            item = QTreeWidgetItem([folder.path + ("" if folder.online else "  (offline)"),
-                                    str(folder.photos)])
-            item.setData(0, Qt.ItemDataRole.UserRole, (folder.root_id, folder.path))
-            if not folder.online:
+            state = "" if folder.online else "  (offline)" if folder.mapped else "  (not on this computer)"
+            item = QTreeWidgetItem([folder.path + state, str(folder.photos)])
+            item.setData(0, Qt.ItemDataRole.UserRole, (folder.root_id, folder.path, folder.mapped))
+            if not folder.mapped:
+                item.setToolTip(0, "Added on another computer, and not located on this one yet: "
+                                   "Locate folder... says where it is here. Its photos and faces are kept.")
+                item.setForeground(0, self.palette().placeholderText())
+            elif not folder.online:
                 item.setToolTip(0, "Not found (an unplugged drive?). Its photos and faces are kept.")
                 item.setForeground(0, self.palette().placeholderText())
             self.tree.addTopLevelItem(item)
@@ -95,12 +107,17 @@ class PhotosPage(QWidget):
 
     def current_folder(self) -> tuple[int, str] | None:
         items = self.tree.selectedItems()
-        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+        return items[0].data(0, Qt.ItemDataRole.UserRole)[:2] if items else None
+
+    def _current_mapped(self) -> bool:
+        items = self.tree.selectedItems()
+        return bool(items and items[0].data(0, Qt.ItemDataRole.UserRole)[2])
 
     def _folder_chosen(self) -> None:
         folder = self.current_folder()
-        for button in (self.rescan, self.remove):
+        for button in (self.locate, self.remove):
             button.setEnabled(folder is not None)
+        self.rescan.setEnabled(folder is not None and self._current_mapped())
         if folder is None:
             self.model.set_items([])
             self.failures.setEnabled(False)
@@ -142,6 +159,27 @@ class PhotosPage(QWidget):
         if answer == QMessageBox.StandardButton.Yes and self.context.attempt(self._forget, folder[0]):
             self.context.undo.clear()  # the removed faces cannot come back by undo
             self.context.changed.emit()
+
+    def _locate(self) -> None:
+        folder = self.current_folder()
+        if folder is not None:
+            self.locate_folder(*folder)
+
+    def locate_folder(self, root_id: int, shown: str) -> bool:
+        """Ask where folder ``root_id`` (``shown``: where it was, or was added) is on this
+        computer, and remember it; whether it was located."""
+        start = shown if Path(shown).is_dir() else str(Path.home())
+        chosen = QFileDialog.getExistingDirectory(self, f"Where is {shown} on this computer?", start)
+        if not chosen:
+            return False
+        if not self.context.attempt(self._map, root_id, chosen):
+            return False
+        self.context.changed.emit()
+        return True
+
+    def _map(self, root_id: int, path: str) -> None:
+        with self.context.library.session() as session:
+            map_root(session, root_id, path, shared=self.context.library.shared)
 
     def _forget(self, root_id: int) -> None:
         with self.context.library.session() as session:

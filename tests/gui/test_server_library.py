@@ -10,6 +10,7 @@ import pytest
 
 from faceorganizer.people import operations
 from faceorganizer.store.read import people_and_faces as list_people
+from faceorganizer.store.states import PhotoStatus
 from tests.fakes import fake_models
 from tests.gui.conftest import scan
 from tests.postgres import Server
@@ -67,3 +68,59 @@ def test_the_window_works_on_a_server_library(qtbot, server_window, photo_folder
     assert switched.args == [other]
     with qtbot.assertNotEmitted(window.library_switch_requested):
         window.apply_settings(replace(chosen, library=library.name))  # the same library: no switch
+
+
+def test_the_window_asks_where_folders_from_another_computer_are(
+        qtbot, tmp_path: Path, postgres_server: Server, photo_folder: Path, expect_message,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Laptop A scanned the share; the window on laptop B, where it is mounted elsewhere, says
+    so and asks where it is; once located, its photos are at B's path and a rescan finds every
+    one of them unchanged."""
+    import shutil
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QFileDialog
+
+    from faceorganizer.gui.context import AppContext
+    from faceorganizer.gui.main_window import MainWindow
+    from faceorganizer.gui.thumbs import ThumbnailService
+    from faceorganizer.scan.scanner import Scanner
+    from faceorganizer.settings import ScanSettings
+    from faceorganizer.store import Library, read
+    from faceorganizer.thumbnails import ThumbnailCache
+
+    address = postgres_server.new_database(vector=False)
+    monkeypatch.setenv("FACEORGANIZER_MACHINE", "laptop-a")
+    with Library(address) as library:
+        list(Scanner(library, lambda: fake_models(), ScanSettings()).scan([photo_folder]))
+    here = tmp_path / "mounted-elsewhere"
+    shutil.copytree(photo_folder, here, copy_function=shutil.copy2)
+    monkeypatch.setenv("FACEORGANIZER_MACHINE", "laptop-b")
+    asked: list[str] = []
+
+    def choose(parent, title, start):
+        asked.append(title)
+        return str(here)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(choose))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    context = AppContext(Library(address), settings,
+                         models=lambda progress: fake_models(),
+                         thumbnails=ThumbnailService(ThumbnailCache(tmp_path / "thumbs")))
+    window = MainWindow(context, warm_up=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    (box,) = expect_message.shown
+    assert box.kind == "question" and str(photo_folder) in box.text and "offline" in box.text
+    assert asked == [f"Where is {photo_folder} on this computer?"]
+    assert window.unmapped_folders() == []
+    with context.library.reader() as session:
+        (folder,) = read.folders(session, shared=True)
+        assert (folder.path, folder.online, folder.mapped) == (str(here), True, True)
+    with qtbot.waitSignal(window.job_finished, timeout=60_000):
+        window.rescan_all()
+    with context.library.reader() as session:
+        assert all(p.path.startswith(str(here)) for p in read.photos(session))
+        assert read.status_counts(session).get(PhotoStatus.MISSING, 0) == 0
+    window.close()
+    context.close()
