@@ -16,7 +16,8 @@ from faceorganizer.reembed import ReembedFinished, ReembedProgress, reembed, sta
 from faceorganizer.scan.events import ScanEvent
 from faceorganizer.scan.scanner import ModelsFactory, Scanner
 from faceorganizer.settings import ScanSettings
-from faceorganizer.store import Library
+from faceorganizer.store import Library, read
+from faceorganizer.store.scans import others
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,15 @@ def scan_and_group(library: Library, folders: Sequence[str | Path], models: Mode
     models = _once(models)
     yield from Scanner(library, models, settings, cancel, retry_failed=retry_failed,
                        new_root=new_root).scan(folders)
+    with library.reader() as session:
+        running = others(session, None)
+        counts = read.counts(session)
+    if running:  # scans still running on this library (on any machine): the last one groups
+        yield GroupingStarted()
+        yield GroupingFinished(ReclusterSummary(people=counts.people, new_people=0, suggestions=0,
+                                                unsorted=counts.unsorted, clustered=0, seconds=0.0,
+                                                waiting=running))
+        return
     yield from reembed_and_group(library, models, settings, people, cancel)
 
 

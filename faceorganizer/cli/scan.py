@@ -85,6 +85,11 @@ def print_summary(summary: ScanSummary, library: str, grouping: ReclusterSummary
     print(f"  faces found: {summary.faces}")
     print(f"  people: {grouping.people} ({grouping.new_people} new), {grouping.suggestions} "
           f"suggestions waiting, {grouping.unsorted} unsorted faces")
+    if summary.elsewhere:
+        print(f"  analysed by another scan running at the same time: {summary.elsewhere}")
+    if grouping.waiting:
+        print(f"  not grouped yet: {grouping.waiting} other scan{'s are' if grouping.waiting > 1 else ' is'} "
+              "still running on this library, and the last one to finish groups the faces")
     for root in summary.offline_roots:
         print(f"  offline (not found, its photos are kept): {root}")
     for problem in summary.problems:

@@ -50,6 +50,7 @@ class ReclusterSummary:
     unsorted: int
     clustered: int
     seconds: float
+    waiting: int = 0  # other scans still running on the library: the last to finish groups
 
     def as_dict(self) -> dict[str, int | float]:
         return {**self.__dict__, "seconds": round(self.seconds, 3)}

@@ -34,12 +34,14 @@ class ScanSummary:
     problems: tuple[Failure, ...] = field(default=())
     tag_conflicts: tuple[TagConflict, ...] = ()  # names in files the library decided otherwise on
     warnings: tuple[Failure, ...] = ()  # photos scanned whose face regions (XMP) were not all usable
+    elsewhere: int = 0  # files another scan running at the same time analysed instead
 
     def as_dict(self) -> dict:
         return {
             "roots": list(self.roots), "new": self.new, "unchanged": self.unchanged,
             "changed": self.changed, "moved": self.moved, "missing": self.missing,
             "failed": self.failed, "still_failed": self.still_failed, "faces": self.faces,
+            "elsewhere": self.elsewhere,
             "seconds": round(self.seconds, 3),
             "cancelled": self.cancelled,
             "failures": [{"path": f.path, "error": f.error} for f in self.failures],

@@ -18,14 +18,14 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from faceorganizer.analysis import AnalyzedPhoto, add_regions, decode, find_faces
@@ -52,9 +52,11 @@ from faceorganizer.store.faces import set_faces
 from faceorganizer.store.photos import (
     KnownPhoto,
     content_hashes,
+    current_rows,
     mark_missing,
     missing_by_hash,
     photos_under,
+    places_of,
 )
 from faceorganizer.store.records import (
     WeightsRecord,
@@ -63,6 +65,7 @@ from faceorganizer.store.records import (
     weights_record,
 )
 from faceorganizer.store.roots import ensure_root, relative
+from faceorganizer.store.scans import claim, others, registered, release
 from faceorganizer.store.schema import Face, Photo, Root, utcnow
 from faceorganizer.store.states import PhotoStatus
 
@@ -70,6 +73,10 @@ from faceorganizer.store.states import PhotoStatus
 MAX_FILE_BYTES = 1 << 30
 # A commit holds at most this many photos (and is made sooner once enough faces wait).
 COMMIT_PHOTOS = 16
+# Files claimed at a time, just before they are read, when several scans may run at once; and how
+# long a scan waits before it looks again at files another one held.
+CLAIM_AHEAD = 16
+CLAIM_RETRY = 1.0
 # Photos decoded ahead while the models are still loading.
 PREFETCH_WHILE_LOADING = 32
 # Finished photos held while an earlier one (a large photo, say) is still being worked on.
@@ -88,10 +95,12 @@ class _ScanPlan:
     still_failed: int = 0
     restored: dict[int, str] = field(default_factory=dict)  # missing photo id -> its status now
     gone: dict[int, str] = field(default_factory=dict)  # photo id -> status, not found any more
+    gone_at: dict[int, tuple[int | None, str]] = field(default_factory=dict)  # where it was not found
     failures: list[Failure] = field(default_factory=list)
     bad_names: list[tuple[str, str, int, str]] = field(default_factory=list)  # path, reason, root, rel
     problems: list[Failure] = field(default_factory=list)
     candidates: dict[str, list[int]] = field(default_factory=dict)  # hash -> photos a move may take
+    candidate_at: dict[int, tuple[int | None, str]] = field(default_factory=dict)  # where each one was
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,14 @@ class _Failed(_Result):
     error: str
 
 
+@dataclass(frozen=True)
+class _Elsewhere(_Result):
+    """Another scan running at once has the file: done already (``done``), or claimed, to be
+    looked at again at the end."""
+
+    done: bool = True
+
+
 def _check_space(session: Session, space: EmbeddingSpace) -> None:
     """New faces go into the library's embedding space (recorded by the first scan)."""
     record = weights_record(session)
@@ -202,6 +219,9 @@ class Scanner:
         self.settings = settings or ScanSettings()
         self.cancel = cancel or threading.Event()
         self._models_lock = threading.Lock()
+        self._scan_id = 0  # this scan's registration (store.scans), while it runs
+        self._mine: set[tuple[int | None, str]] = set()  # files this scan has claimed
+        self._candidate_at: dict[int, tuple[int | None, str]] = {}
         self._slots = threading.BoundedSemaphore(self.settings.workers)  # compute threads at once
 
     @property
@@ -255,9 +275,15 @@ class Scanner:
         offline = tuple(f for f in names if not Path(f).is_dir())
         online = [f for f in names if f not in offline]
 
-        with self.library.session() as session:
-            roots = {f: ensure_root(session, f, shared=self.library.shared, new_root=self.new_root)
-                     for f in online}
+        with registered(self.library) as self._scan_id:
+            with self.library.session() as session:
+                running = others(session, self._scan_id)
+                roots = {f: ensure_root(session, f, shared=self.library.shared, new_root=self.new_root,
+                                        others_running=running) for f in online}
+            yield from self._scan(started, names, offline, online, roots)
+
+    def _scan(self, started: float, names: tuple[str, ...], offline: tuple[str, ...], online: list[str],
+              roots: dict[str, tuple[int, str]]) -> Iterator[ScanEvent]:
         plan = self._plan(online, roots)
         failures = list(plan.failures)
         self._record_failed_names(plan.bad_names)
@@ -269,13 +295,17 @@ class Scanner:
         yield ScanStarted(total=len(plan.work), unchanged=plan.unchanged)
         counts = {"new": 0, "changed": 0, "moved": 0, "failed": len(failures), "faces": 0}
         moved_ids: set[int] = set()
+        self._candidate_at = plan.candidate_at
         yield from self._run(plan.work, plan.candidates, counts, failures, moved_ids)
 
         cancelled = self.cancel.is_set()
         missing_ids = [i for i in plan.gone if i not in moved_ids]
         with self.library.session() as session:
             if not cancelled:
-                mark_missing(session, [i for i in missing_ids if plan.gone[i] != PhotoStatus.MISSING])
+                # only where the photo still is where it was not found: another scan running at
+                # once may have found it moved meanwhile
+                missing_ids = mark_missing(session, {i: plan.gone_at[i] for i in missing_ids
+                                                     if plan.gone[i] != PhotoStatus.MISSING})
                 for root_id in {root_id for root_id, _ in roots.values()}:
                     root = session.get(Root, root_id)
                     if root is not None:
@@ -284,6 +314,7 @@ class Scanner:
             roots=names, new=counts["new"], unchanged=plan.unchanged + counts.get("touched", 0),
             changed=counts["changed"], moved=counts["moved"],
             missing=0 if cancelled else len(missing_ids), failed=counts["failed"],
+            elsewhere=counts.get("elsewhere", 0),
             still_failed=plan.still_failed, faces=counts["faces"],
             seconds=time.monotonic() - started, cancelled=cancelled,
             failures=tuple(failures), offline_roots=offline, problems=tuple(plan.problems),
@@ -317,6 +348,7 @@ class Scanner:
                 for path, old in known.items():
                     if path not in found:
                         plan.gone[old.id] = old.status
+                        plan.gone_at[old.id] = (old.root_id, old.rel)
                         if old.status != PhotoStatus.MISSING:
                             gone_candidates.append(old.id)
             candidates = missing_by_hash(session)
@@ -331,6 +363,8 @@ class Scanner:
             else:
                 del candidates[content_hash]
         plan.candidates = candidates
+        with self.library.reader() as session:
+            plan.candidate_at = places_of(session, [i for ids in candidates.values() for i in ids])
         return plan
 
     def _sort(self, plan: _ScanPlan, item: FoundFile, old: KnownPhoto | None,
@@ -384,10 +418,70 @@ class Scanner:
         if not total:
             return
         with busy() as share:
-            yield from self._run_shared(work, candidates, counts, failures, moved_ids, share)
+            done = 0
+            while work and not self.cancel.is_set():
+                deferred = yield from self._run_shared(work, candidates, counts, failures, moved_ids,
+                                                       share, done, total)
+                done += len(work) - len(deferred)
+                if deferred:  # claimed by another scan running at once: done by it, or lapsed
+                    self.cancel.wait(CLAIM_RETRY)
+                work = deferred
+
+    def _claim_ahead(self, queue: deque[tuple[int, _Work]], ready: dict[int, _Result],
+                     deferred: list[_Work]) -> int:
+        """Claim the next files of ``queue`` before they are read, so that another scan running at
+        once leaves them alone; those it has done already, or holds, are set aside (``ready``
+        as :class:`_Elsewhere`; held ones also in ``deferred``, to look at again at the end).
+        The position after the last file looked at."""
+        chunk = [queue.popleft() for _ in range(min(CLAIM_AHEAD, len(queue)))]
+        with self.library.session() as session:
+            rows = current_rows(session, [(w.root_id, w.rel) for _, w in chunk])
+            _, busy = claim(session, self._scan_id, [(w.root_id, w.rel) for _, w in chunk])
+        keep = []
+        for position, work in chunk:
+            key = (work.root_id, work.rel)
+            if key in busy:
+                ready[position] = _Elsewhere(work, None, done=False)
+                deferred.append(work)
+                continue
+            row = rows.get(key)
+            if row is not None and self._up_to_date(row, work):
+                ready[position] = _Elsewhere(work, None)  # another scan did it meanwhile
+                continue
+            if (row.id if row else None) != (work.known.id if work.known else None):
+                work = replace(work, known=row, allow_move=row is None)
+            keep.append((position, work))
+            self._mine.add(key)
+        queue.extendleft(reversed(keep))
+        return chunk[-1][0] + 1
+
+    def _up_to_date(self, row: KnownPhoto, work: _Work) -> bool:
+        """Whether the library's row for ``work``'s file already holds what analysing it would
+        write (another scan running at once did it)."""
+        if (row.size, row.mtime_ns, row.sidecar) != (work.size, work.mtime_ns, work.sidecar_key):
+            return False
+        if row.status == PhotoStatus.OK:
+            return row.detector in (None, self.settings.detector)
+        return row.status == PhotoStatus.FAILED and not self.retry_failed
+
+    def _take_candidate(self, ids: list[int]) -> int | None:
+        """The first photo of ``ids`` (gone from where it was, same content as a file found) that
+        is still where it was and that no other scan running at once is taking; claimed."""
+        with self.library.session() as session:
+            now = places_of(session, ids)
+            for photo_id in ids:
+                where = self._candidate_at.get(photo_id)
+                if where is None or now.get(photo_id) != where or where[0] is None:
+                    continue
+                mine, _ = claim(session, self._scan_id, [(where[0], where[1])])
+                if mine:
+                    self._mine.add((where[0], where[1]))
+                    return photo_id
+        return None
 
     def _run_shared(self, work: list[_Work], candidates: dict[str, list[int]], counts: dict[str, int],
-                    failures: list[Failure], moved_ids: set[int], share: int) -> Iterator[ScanProgress]:
+                    failures: list[Failure], moved_ids: set[int], share: int, done_before: int = 0,
+                    grand_total: int | None = None) -> Generator[ScanProgress, None, list[_Work]]:
         # No more compute threads than this process's share of the cores (faceorganizer.cores):
         # detection and embedding each take a slot, and torch's own threads are shared out.
         workers = min(self.settings.workers, share)
@@ -395,8 +489,11 @@ class Scanner:
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(max(1, share // workers))
         total = len(work)
+        grand_total = grand_total or total
         move_hashes = frozenset(candidates)
         queue = deque(enumerate(work))
+        deferred: list[_Work] = []
+        claimed_upto = 0  # positions below this were claimed (or set aside)
         running: dict[Future[_Result], int] = {}  # future -> position of its file in ``work``
         waiting: list[tuple[int, _Decoded]] = []
         ready: dict[int, _Result] = {}  # finished, waiting for the files found before them
@@ -424,6 +521,10 @@ class Scanner:
                     waiting.clear()
                 limit = steady if models_ready.done() else PREFETCH_WHILE_LOADING
                 while queue and len(running) + len(waiting) < limit and len(ready) < READY_AHEAD:
+                    if queue[0][0] >= claimed_upto:
+                        claimed_upto = self._claim_ahead(queue, ready, deferred)
+                        if not queue or queue[0][0] >= claimed_upto:
+                            continue
                     position, item = queue.popleft()
                     running[pool.submit(self._prepare, item, move_hashes)] = position
                 watched: set[Future[Any]] = set(running)
@@ -444,14 +545,22 @@ class Scanner:
                     result = ready.pop(taken)
                     if isinstance(result, _Moved):
                         ids = candidates.get(result.content_hash or "", [])
-                        if not ids:  # a second copy of a moved file: it is a new photo
+                        photo_id = self._take_candidate(ids) if ids else None
+                        if photo_id is None:
+                            # a second copy of a moved file (or another scan took the photo):
+                            # it is a new photo
+                            candidates.pop(result.content_hash or "", None)
                             retry = replace(result.work, allow_move=False)
                             running[pool.submit(self._prepare, retry, move_hashes)] = taken
                             break
-                        photo_id = ids.pop(0)
+                        ids.remove(photo_id)
                         result = replace(result, photo_id=photo_id)
                         moved_ids.add(photo_id)
                     taken += 1
+                    if isinstance(result, _Elsewhere):
+                        if result.done:
+                            counts["elsewhere"] = counts.get("elsewhere", 0) + 1
+                        continue
                     pending.append(result)
                     if isinstance(result, _Analyzed):
                         pending_faces += len(result.photo.faces)
@@ -461,8 +570,8 @@ class Scanner:
                         self._flush(batch)
                     elapsed = time.monotonic() - begun
                     rate = taken / elapsed if elapsed > 0 else 0.0
-                    yield ScanProgress(done=taken, total=total, faces=counts["faces"], rate=rate,
-                                       eta=(total - taken) / rate if rate > 0 else None,
+                    yield ScanProgress(done=done_before + taken, total=grand_total, faces=counts["faces"],
+                                       rate=rate, eta=(total - taken) / rate if rate > 0 else None,
                                        path=result.work.path)
         finally:
             for future in running:
@@ -472,6 +581,7 @@ class Scanner:
             if pending:  # what is done is kept (a cancel, or an error elsewhere)
                 batch, pending = pending, []
                 self._flush(batch)
+        return deferred
 
     def _warm_embedder(self) -> None:
         load = getattr(self.models.embedder, "load", None)
@@ -517,14 +627,19 @@ class Scanner:
             if crops or any(isinstance(r, _Analyzed) and r.work.known for r in results):
                 bump_faces_revision(session)
             named: list[tuple[str, Face, str]] = []  # faces the photos' files name
+            released: list[tuple[int | None, str]] = [(r.work.root_id, r.work.rel) for r in results]
             for result in results:
                 work = result.work
                 if isinstance(result, _Moved):
                     photo = session.get(Photo, result.photo_id)
                     assert photo is not None
+                    released.append((photo.root_id, photo.rel))
                     photo.rel, photo.root_id = work.rel, work.root_id
                 else:
                     photo = session.get(Photo, work.known.id) if work.known else None
+                    if photo is None:  # never a second row for one file, whoever wrote it first
+                        photo = session.scalars(select(Photo).where(
+                            Photo.root_id == work.root_id, Photo.rel == work.rel)).first()
                     if photo is None:
                         photo = Photo(rel=work.rel, root_id=work.root_id)
                         session.add(photo)
@@ -552,3 +667,5 @@ class Scanner:
             if named:
                 session.flush()
                 self.tag_conflicts.extend(apply_file_names(session, named))
+            release(session, self._scan_id, [(r, p) for r, p in released if r is not None])
+            self._mine.difference_update(released)

@@ -179,14 +179,37 @@ _IN_ROOT = (f"(photos.root_id IS NOT NULL AND "
 _RELATIVE = f"substr(photos.{{path}}, length({_ROOT_PREFIX}) + 1)"
 
 
+_SCANS = """CREATE TABLE scans (
+    id {serial},
+    machine VARCHAR(255) NOT NULL,
+    pid {big} NOT NULL,
+    started {big} NOT NULL,
+    heartbeat {big} NOT NULL{key}
+)"""
+_CLAIMS = """CREATE TABLE claims (
+    root_id INTEGER NOT NULL,
+    rel TEXT{collate} NOT NULL,
+    scan_id INTEGER NOT NULL,
+    PRIMARY KEY (root_id, rel),
+    FOREIGN KEY(root_id) REFERENCES roots (id) ON DELETE CASCADE,
+    FOREIGN KEY(scan_id) REFERENCES scans (id) ON DELETE CASCADE
+)"""
+
+
 def _v6_to_v7(conn: Connection) -> None:
     """Photos are kept relative to their root, so that machines that find the same share at
     different places (/mnt/photos, /Volumes/photos) share them; where each machine finds a root
     goes in ``root_paths``. Two roots may have the same path (two laptops' own Pictures folders).
     A photo whose path is not inside its root (none should be) keeps its absolute path and no
-    root."""
+    root. Scans running at once, and the files each has claimed, have tables of their own."""
     server = conn.dialect.name == "postgresql"
-    conn.exec_driver_sql(_ROOT_PATHS.format(collate=' COLLATE "C"' if server else ""))
+    collate = ' COLLATE "C"' if server else ""
+    conn.exec_driver_sql(_ROOT_PATHS.format(collate=collate))
+    conn.exec_driver_sql(_SCANS.format(
+        serial="SERIAL NOT NULL" if server else "INTEGER NOT NULL", big="BIGINT" if server else "INTEGER",
+        key=",\n    PRIMARY KEY (id)"))
+    conn.exec_driver_sql(_CLAIMS.format(collate=collate))
+    conn.exec_driver_sql("CREATE INDEX ix_claims_scan_id ON claims (scan_id)")
     in_root, relative = _IN_ROOT.format(path="path"), _RELATIVE.format(path="path")
     if server:
         conn.exec_driver_sql("ALTER TABLE roots DROP CONSTRAINT IF EXISTS roots_path_key")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from faceorganizer.store.records import bump_faces_revision
 from faceorganizer.store.roots import under_prefix
-from faceorganizer.store.schema import Face, Photo
+from faceorganizer.store.schema import Claim, Face, Photo
 from faceorganizer.store.states import PhotoStatus
 
 
@@ -25,16 +26,42 @@ class KnownPhoto:
     error: str | None = None  # why it failed (kept while it is missing)
     sidecar: str | None = None  # the key of the XMP sidecar read with it
     detector: str | None = None  # the face detector that analysed it
+    root_id: int | None = None
+    rel: str = ""  # where it is in its root
+
+
+_KNOWN = (Photo.id, Photo.size, Photo.mtime_ns, Photo.content_hash, Photo.status, Photo.error, Photo.sidecar,
+          Photo.detector, Photo.root_id, Photo.rel)
+
+
+def _known(row: Any) -> KnownPhoto:
+    return KnownPhoto(row.id, row.size, row.mtime_ns, row.content_hash, row.status, row.error, row.sidecar,
+                      row.detector, row.root_id, row.rel)
 
 
 def photos_under(session: Session, folder: str) -> dict[str, KnownPhoto]:
-    """Every photo row inside ``folder``, by path."""
-    rows = session.execute(
-        select(Photo.path, Photo.id, Photo.size, Photo.mtime_ns, Photo.content_hash, Photo.status,
-               Photo.error, Photo.sidecar, Photo.detector)
-        .where(under_prefix(Photo.path, folder)))
-    return {r.path: KnownPhoto(r.id, r.size, r.mtime_ns, r.content_hash, r.status, r.error, r.sidecar,
-                               r.detector) for r in rows}
+    """Every photo row inside ``folder`` (a path on this machine), by path."""
+    rows = session.execute(select(Photo.path, *_KNOWN).where(under_prefix(Photo.path, folder)))
+    return {r.path: _known(r) for r in rows}
+
+
+def current_rows(session: Session, keys: list[tuple[int, str]]) -> dict[tuple[int, str], KnownPhoto]:
+    """The rows of the files ``keys`` (root id, path in the root) as they are now."""
+    out: dict[tuple[int, str], KnownPhoto] = {}
+    for start in range(0, len(keys), 400):
+        rows = session.execute(select(*_KNOWN).where(
+            tuple_(Photo.root_id, Photo.rel).in_(keys[start:start + 400])))
+        out.update(((r.root_id, r.rel), _known(r)) for r in rows)
+    return out
+
+
+def places_of(session: Session, ids: list[int]) -> dict[int, tuple[int | None, str]]:
+    """Where each of these photos is now: (root id, path in the root)."""
+    out: dict[int, tuple[int | None, str]] = {}
+    for start in range(0, len(ids), 500):
+        out.update((i, (r, p)) for i, r, p in session.execute(
+            select(Photo.id, Photo.root_id, Photo.rel).where(Photo.id.in_(ids[start:start + 500]))))
+    return out
 
 
 def missing_by_hash(session: Session) -> dict[str, list[int]]:
@@ -62,10 +89,17 @@ def content_hashes(session: Session, ids: list[int]) -> list[tuple[str, int]]:
     return out
 
 
-def mark_missing(session: Session, ids: list[int]) -> None:
-    for start in range(0, len(ids), 500):
-        session.execute(update(Photo).where(Photo.id.in_(ids[start:start + 500]))
+def mark_missing(session: Session, gone: dict[int, tuple[int | None, str]]) -> list[int]:
+    """Mark these photos missing where each still is where it was not found (``gone``: id ->
+    root id and path in the root): another scan running at once may have found one moved, or
+    be taking it over. The ids marked."""
+    where = places_of(session, list(gone))
+    taken = {(c.root_id, c.rel) for c in session.scalars(select(Claim))} if gone else set()
+    marked = [i for i, place in gone.items() if where.get(i) == place and place not in taken]
+    for start in range(0, len(marked), 500):
+        session.execute(update(Photo).where(Photo.id.in_(marked[start:start + 500]))
                         .values(status=PhotoStatus.MISSING))
+    return marked
 
 
 def purge_missing(session: Session) -> tuple[int, int]:

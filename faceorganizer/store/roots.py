@@ -67,13 +67,14 @@ def places(session: Session, *, shared: bool) -> list[RootPlace]:
     return out
 
 
-def ensure_root(session: Session, folder: str, *, shared: bool = False,
-                new_root: bool = False) -> tuple[int, str]:
+def ensure_root(session: Session, folder: str, *, shared: bool = False, new_root: bool = False,
+                others_running: int = 0) -> tuple[int, str]:
     """(id, where it is on this machine) of the root that holds ``folder`` on this machine; a new
     one if none does (taking over the
     roots inside it). On a server's library with roots not mapped on this machine, a new root is
     refused unless ``new_root``: the folder may be one of them, found at another path here, and
-    adding it again would make a second copy of each of its photos."""
+    adding it again would make a second copy of each of its photos. A new folder around known
+    ones is refused while ``others_running`` other scans run: they may be writing into those."""
     known = places(session, shared=shared)
     for place in known:
         if place.path is not None and is_within(folder, place.path):
@@ -88,14 +89,20 @@ def ensure_root(session: Session, folder: str, *, shared: bool = False,
             f"map it first (faceorganizer roots map {unmapped[0].id if len(unmapped) == 1 else 'ROOT_ID'} "
             f"{folder}) so that its photos are not "
             "added twice; to add it as a folder of its own, scan with --new-root.")
+    inner = [p for p in known if p.path is not None and p.path != folder and is_within(p.path, folder)]
+    if inner and others_running:
+        raise RootError(
+            f"{folder} holds folders already in the library ({', '.join(p.path or '' for p in inner)}), "
+            f"and {others_running} other scan{'s are' if others_running > 1 else ' is'} running on this "
+            "library now, maybe in them: scan it once they have finished.")
     root = Root(path=folder)
     session.add(root)
     session.flush()
     machine = current_machine()
     session.add(RootPath(root_id=root.id, machine=machine, path=folder))
-    for inner in known:
-        if inner.path is not None and inner.path != folder and is_within(inner.path, folder):
-            _take_over(session, inner, root, relative(inner.path, folder))
+    for place in inner:
+        assert place.path is not None
+        _take_over(session, place, root, relative(place.path, folder))
     session.flush()
     return root.id, folder
 

@@ -125,6 +125,30 @@ def local_root(root_id: Any) -> Any:
     return func.rtrim(func.coalesce(mapped, added), "/")
 
 
+class Scan(Base):
+    """A scan running now, on any machine. It beats (``heartbeat``, seconds on the database's
+    clock) while it runs; one that stopped beating was killed, and its claims lapse."""
+
+    __tablename__ = "scans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    machine: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(BIG)
+    started: Mapped[int] = mapped_column(BIG)
+    heartbeat: Mapped[int] = mapped_column(BIG)
+
+
+class Claim(Base):
+    """A file a running scan is analysing (or a moved photo it is taking over): other scans
+    leave it alone while the claim holds, so that several scans split the work."""
+
+    __tablename__ = "claims"
+
+    root_id: Mapped[int] = mapped_column(ForeignKey("roots.id", ondelete="CASCADE"), primary_key=True)
+    rel: Mapped[str] = mapped_column(PATH, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+
+
 class Photo(Base):
     """A photo file. Its faces stay when it goes missing; only ``purge`` drops them."""
 
