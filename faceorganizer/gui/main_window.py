@@ -14,6 +14,7 @@ from faceorganizer.imaging import IMAGE_EXTENSIONS
 from faceorganizer.reembed import recorded_weights
 from faceorganizer.scan.events import ScanSummary
 from faceorganizer.store import read
+from faceorganizer.store.roots import is_within
 
 from . import chrome, tasks
 from .context import WRITE_NAMES, AppContext, real_models
@@ -215,8 +216,24 @@ class MainWindow(QMainWindow):
 
     def open_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of photos", str(Path.home()))
-        if folder:
-            self.start_scan([folder])
+        if not folder:
+            return
+        unmapped = self.unmapped_folders()
+        if unmapped and not any(is_within(folder, known) for known in self._folders()):
+            listed = "".join(f"<li>{html.escape(path)}</li>" for _, path in unmapped)
+            answer = QMessageBox.question(
+                self, "A new folder?",
+                f"<p>{html.escape(folder)} is in none of the folders this computer knows, and this "
+                f"library has folders added on other computers and not located here yet:</p><ul>{listed}"
+                "</ul><p>If it is one of them, answer <b>No</b> and locate it on the Photos page "
+                "(<i>Locate folder...</i>), so that its photos are not added twice.</p>"
+                "<p>Add it as a new folder?</p>",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            self.start_scan([folder], new_root=True)
+            return
+        self.start_scan([folder])
 
     def _folders(self) -> list[str]:
         with self.context.library.reader() as session:
@@ -237,8 +254,8 @@ class MainWindow(QMainWindow):
         else:
             self.status.showMessage("No folder has been scanned yet", 5000)
 
-    def start_scan(self, folders: list[str], *, retry_failed: bool = False) -> None:
-        self.jobs.submit(tasks.scan(self.context, folders, retry_failed=retry_failed))
+    def start_scan(self, folders: list[str], *, retry_failed: bool = False, new_root: bool = False) -> None:
+        self.jobs.submit(tasks.scan(self.context, folders, retry_failed=retry_failed, new_root=new_root))
 
     def regroup(self) -> None:
         self.jobs.submit(tasks.regroup(self.context))

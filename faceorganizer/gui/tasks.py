@@ -47,15 +47,17 @@ def warm_up(context: AppContext) -> Job:
     return Job("Preparing the face models...", work)
 
 
-def scan(context: AppContext, folders: Sequence[str], *, retry_failed: bool = False) -> Job:
-    """Scan ``folders`` and regroup; ``retry_failed``: read the files that failed again."""
+def scan(context: AppContext, folders: Sequence[str], *, retry_failed: bool = False,
+         new_root: bool = False) -> Job:
+    """Scan ``folders`` and regroup; ``retry_failed``: read the files that failed again;
+    ``new_root``: add a folder beside folders of a shared library not located here."""
     library, models, settings = context.library, context.models, context.scan_settings()
     folders = list(folders)
 
     def work(cancel: threading.Event) -> Iterator[object]:
         # the people settings are read when the job runs: a change made while it waited counts
         yield from scan_and_group(library, folders, models.get, settings, None, cancel,
-                                  retry_failed=retry_failed)
+                                  retry_failed=retry_failed, new_root=new_root)
 
     names = ", ".join(Path(f).name or f for f in folders)
     return Job(f"Reading the files that failed in {names} again..." if retry_failed

@@ -124,3 +124,47 @@ def test_the_window_asks_where_folders_from_another_computer_are(
         assert read.status_counts(session).get(PhotoStatus.MISSING, 0) == 0
     window.close()
     context.close()
+
+
+def test_a_folder_beside_unlocated_ones_is_added_only_when_the_user_says_it_is_new(
+        qtbot, tmp_path: Path, postgres_server: Server, photo_folder: Path, expect_message,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from faceorganizer.gui.context import AppContext
+    from faceorganizer.gui.main_window import MainWindow
+    from faceorganizer.gui.thumbs import ThumbnailService
+    from faceorganizer.scan.scanner import Scanner
+    from faceorganizer.settings import ScanSettings
+    from faceorganizer.store import Library, read
+    from faceorganizer.thumbnails import ThumbnailCache
+    from tests.fakes import face_image
+
+    address = postgres_server.new_database(vector=False)
+    monkeypatch.setenv("FACEORGANIZER_MACHINE", "laptop-a")
+    with Library(address) as library:
+        list(Scanner(library, lambda: fake_models(), ScanSettings()).scan([photo_folder]))
+    own = tmp_path / "b-pictures"
+    face_image(own / "cat.jpg", [(40, 40, 50)])
+    monkeypatch.setenv("FACEORGANIZER_MACHINE", "laptop-b")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *args: str(own)))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    context = AppContext(Library(address), settings, models=lambda progress: fake_models(),
+                         thumbnails=ThumbnailService(ThumbnailCache(tmp_path / "thumbs")))
+    monkeypatch.setattr(MainWindow, "ask_for_unmapped_folders", lambda self: None)  # not on opening here
+    window = MainWindow(context, warm_up=False)
+    qtbot.addWidget(window)
+    expect_message.answer = QMessageBox.StandardButton.No
+    window.open_folder()  # "No": it may be the other computer's folder
+    assert [b.title for b in expect_message.shown] == ["A new folder?"]
+    assert window.jobs.running() is None
+    expect_message.answer = QMessageBox.StandardButton.Yes
+    with qtbot.waitSignal(window.job_finished, timeout=60_000):
+        window.open_folder()
+    with context.library.reader() as session:
+        files = sum(1 for path in photo_folder.rglob("*") if path.is_file())
+        folders = [(f.mapped, f.photos) for f in read.folders(session, shared=True)]
+    assert folders == [(True, 1), (False, files)]
+    window.close()
+    context.close()
