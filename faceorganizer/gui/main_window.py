@@ -4,6 +4,7 @@ shortcuts; background work goes through a job queue, shown in the status bar."""
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -198,7 +199,7 @@ class MainWindow(QMainWindow):
         unmapped = self.unmapped_folders()
         if not unmapped:
             return
-        listed = "".join(f"<li>{html.escape(path)}</li>" for _, path in unmapped)
+        listed = _html_list(path for _, path in unmapped)
         answer = QMessageBox.question(
             self, "Folders from other computers",
             f"<p>This library has {len(unmapped)} folder{'s' if len(unmapped) > 1 else ''} added on "
@@ -220,7 +221,7 @@ class MainWindow(QMainWindow):
             return
         unmapped = self.unmapped_folders()
         if unmapped and not any(is_within(folder, known) for known in self._folders()):
-            listed = "".join(f"<li>{html.escape(path)}</li>" for _, path in unmapped)
+            listed = _html_list(path for _, path in unmapped)
             answer = QMessageBox.question(
                 self, "A new folder?",
                 f"<p>{html.escape(folder)} is in none of the folders this computer knows, and this "
@@ -348,3 +349,8 @@ class MainWindow(QMainWindow):
         self.questions.shutdown()
         self.context.settings.setValue("library", self.context.library.name)
         super().closeEvent(event)
+
+
+def _html_list(items: Iterable[str]) -> str:
+    """``items`` as the items of an HTML list, escaped."""
+    return "".join(f"<li>{html.escape(item)}</li>" for item in items)
