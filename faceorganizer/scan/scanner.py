@@ -328,7 +328,7 @@ class Scanner:
         gone_candidates: list[int] = []
         with self.library.reader() as session:
             for folder in online:
-                known = photos_under(session, folder)
+                known = photos_under(session, folder, roots[folder])
                 found: set[str] = set()
                 for item in walk(folder):
                     if isinstance(item, WalkProblem):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from faceorganizer.store.records import bump_faces_revision
-from faceorganizer.store.roots import under_prefix
+from faceorganizer.store.roots import relative, under_prefix
 from faceorganizer.store.schema import Claim, Face, Photo
 from faceorganizer.store.states import PhotoStatus
 
@@ -39,10 +40,19 @@ def _known(row: Any) -> KnownPhoto:
                       row.detector, row.root_id, row.rel)
 
 
-def photos_under(session: Session, folder: str) -> dict[str, KnownPhoto]:
-    """Every photo row inside ``folder`` (a path on this machine), by path."""
-    rows = session.execute(select(Photo.path, *_KNOWN).where(under_prefix(Photo.path, folder)))
-    return {r.path: _known(r) for r in rows}
+def photos_under(session: Session, folder: str, root: tuple[int, str]) -> dict[str, KnownPhoto]:
+    """Every photo row inside ``folder``, a path on this machine inside ``root`` (its id, and
+    where it is on this machine), by path. Read by the unique index of (root, path in the root),
+    with the paths made here rather than by the database for each row."""
+    root_id, root_path = root
+    inside = relative(folder, root_path) if folder != root_path else ""
+    query = select(*_KNOWN).where(Photo.root_id == root_id)
+    if inside:
+        query = query.where(under_prefix(Photo.rel, inside, "/"))
+    base = root_path.rstrip(os.sep)
+    local = (lambda rel: f"{base}/{rel}") if os.sep == "/" else (
+        lambda rel: base + os.sep + rel.replace("/", os.sep))
+    return {local(r.rel): _known(r) for r in session.execute(query)}
 
 
 def current_rows(session: Session, keys: list[tuple[int, str]]) -> dict[tuple[int, str], KnownPhoto]:

@@ -30,10 +30,11 @@ def is_within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def under_prefix(column: InstrumentedAttribute[str], folder: str) -> ColumnElement[bool]:
-    """An index-friendly SQL condition: ``column`` is a path inside ``folder``."""
-    prefix = folder.rstrip(os.sep) + os.sep
-    return (column >= prefix) & (column < prefix[:-1] + chr(ord(os.sep) + 1))
+def under_prefix(column: InstrumentedAttribute[str], folder: str, sep: str = os.sep) -> ColumnElement[bool]:
+    """An index-friendly SQL condition: ``column`` is a path inside ``folder`` (``sep``: the
+    separator of those paths; '/' in a root)."""
+    prefix = folder.rstrip(sep) + sep
+    return (column >= prefix) & (column < prefix[:-1] + chr(ord(sep) + 1))
 
 
 def relative(path: str, folder: str) -> str:
