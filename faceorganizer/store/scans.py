@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy import delete, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from faceorganizer.store.database import Library
@@ -35,9 +35,33 @@ def clock(session: Session) -> int:
     return int(session.execute(text("SELECT CAST(strftime('%s', 'now') AS INTEGER)")).scalar_one())
 
 
+def _running_here(pid: int) -> bool:
+    """Whether process ``pid`` of this machine is running (where that can be told)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, ValueError, OverflowError):
+        return True  # another user's process, or a system that cannot tell: take it as running
+    return True
+
+
+def live(session: Session) -> set[int]:
+    """The scans running now: beating, and, for those of this machine, their process still
+    there (a scan killed here lapses at once; one killed elsewhere when its beats stop)."""
+    machine = current_machine()
+    rows = session.execute(select(Scan.id, Scan.machine, Scan.pid)
+                           .where(Scan.heartbeat >= clock(session) - LAPSE))
+    return {scan_id for scan_id, where, pid in rows if where != machine or _running_here(pid)}
+
+
 def lapse(session: Session) -> int:
-    """Forget the scans that stopped beating (killed), and with them their claims."""
-    dead = list(session.scalars(select(Scan.id).where(Scan.heartbeat < clock(session) - LAPSE)))
+    """Forget the scans that stopped beating or whose process is gone (killed), and with them
+    their claims."""
+    alive = live(session)
+    dead = [i for i in session.scalars(select(Scan.id)) if i not in alive]
     if dead:
         session.execute(delete(Claim).where(Claim.scan_id.in_(dead)))
         session.execute(delete(Scan).where(Scan.id.in_(dead)))
@@ -45,12 +69,8 @@ def lapse(session: Session) -> int:
 
 
 def others(session: Session, scan_id: int | None) -> int:
-    """How many other scans of this library are running (and beating) now."""
-    now = clock(session)
-    query = select(func.count()).select_from(Scan).where(Scan.heartbeat >= now - LAPSE)
-    if scan_id is not None:
-        query = query.where(Scan.id != scan_id)
-    return int(session.scalar(query) or 0)
+    """How many other scans of this library are running now."""
+    return len(live(session) - {scan_id})
 
 
 def claim(session: Session, scan_id: int, keys: Iterable[Key]) -> tuple[set[Key], set[Key]]:
@@ -65,8 +85,8 @@ def claim(session: Session, scan_id: int, keys: Iterable[Key]) -> tuple[set[Key]
         held.update(((r, p), s) for r, p, s in rows)
     busy = {k for k, owner in held.items() if owner != scan_id}
     if busy:
-        live = set(session.scalars(select(Scan.id).where(Scan.heartbeat >= clock(session) - LAPSE)))
-        lapsed = {k for k in busy if held[k] not in live}
+        alive = live(session)
+        lapsed = {k for k in busy if held[k] not in alive}
         for root_id, rel in lapsed:
             session.execute(update(Claim).where(Claim.root_id == root_id, Claim.rel == rel)
                             .values(scan_id=scan_id))

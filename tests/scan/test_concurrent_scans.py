@@ -176,3 +176,22 @@ def test_faces_are_grouped_once_when_the_last_scan_ends(library: Library, folder
     assert last.waiting == 0 and last.people > 0
     assert Counter(type(e).__name__ for e in events)["ScanFinished"] == 1
     assert isinstance(next(e for e in events if isinstance(e, ScanFinished)).summary, ScanSummary)
+
+
+def test_a_scan_killed_on_this_machine_lapses_at_once(library: Library) -> None:
+    """Its process is gone, so its claims need not wait for the beats to stop (a rerun after
+    kill -9 goes straight on); a scan on another machine is alive while it beats."""
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with library.session() as session:
+        now = scans.clock(session)
+        here = Scan(machine=scans.current_machine(), pid=gone.pid, started=now, heartbeat=now)
+        there = Scan(machine="another-laptop", pid=gone.pid, started=now, heartbeat=now)
+        session.add_all([here, there])
+        session.flush()
+        assert scans.live(session) == {there.id}
+        assert scans.lapse(session) == 1
+        assert session.scalars(select(Scan.machine)).all() == ["another-laptop"]
