@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,16 +82,18 @@ def run_search(args: argparse.Namespace) -> int:
     from faceorganizer.people.search import FaceIndex
     from faceorganizer.people.settings import load_settings
 
-    with open_library(args, create=False) as library:
+    with open_library(args, create=False) as library:  # a server's index searches in it
         settings = load_settings(library)
         index = FaceIndex.load(library)
-    if args.face is not None:
-        query = index.embedding_of(args.face)
-    else:
-        models = _models(args, library)
-        query = embed_face(models, pick_face(faces_in(args.image, models), args.image, args.pick))
-    threshold = args.threshold if args.threshold is not None else index.threshold(settings)
-    hits = index.search(query, top=args.top, threshold=threshold)
+        if index.note:
+            print(f"faceorganizer: {index.note}", file=sys.stderr)
+        if args.face is not None:
+            query = index.embedding_of(args.face)
+        else:
+            models = _models(args, library)
+            query = embed_face(models, pick_face(faces_in(args.image, models), args.image, args.pick))
+        threshold = args.threshold if args.threshold is not None else index.threshold(settings)
+        hits = index.search(query, top=args.top, threshold=threshold)
     if args.json:
         print_json([{"photo": h.photo, "face": h.face, "distance": round(h.distance, 4)} for h in hits])
         return 0
