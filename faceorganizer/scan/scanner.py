@@ -436,18 +436,21 @@ class Scanner:
         chunk = [queue.popleft() for _ in range(min(CLAIM_AHEAD, len(queue)))]
         with self.library.session() as session:
             rows = current_rows(session, [(w.root_id, w.rel) for _, w in chunk])
-            _, busy = claim(session, self._scan_id, [(w.root_id, w.rel) for _, w in chunk])
+            done = {p for p, w in chunk if (row := rows.get((w.root_id, w.rel))) is not None
+                    and self._up_to_date(row, w)}  # another scan did these meanwhile: not claimed
+            _, busy = claim(session, self._scan_id,
+                            [(w.root_id, w.rel) for p, w in chunk if p not in done])
         keep = []
         for position, work in chunk:
             key = (work.root_id, work.rel)
+            if position in done:
+                ready[position] = _Elsewhere(work, None)
+                continue
             if key in busy:
                 ready[position] = _Elsewhere(work, None, done=False)
                 deferred.append(work)
                 continue
             row = rows.get(key)
-            if row is not None and self._up_to_date(row, work):
-                ready[position] = _Elsewhere(work, None)  # another scan did it meanwhile
-                continue
             if (row.id if row else None) != (work.known.id if work.known else None):
                 work = replace(work, known=row, allow_move=row is None)
             keep.append((position, work))

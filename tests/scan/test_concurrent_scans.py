@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from faceorganizer.jobs import GroupingFinished, scan_and_group
-from faceorganizer.scan.events import ScanFinished, ScanSummary
+from faceorganizer.scan.events import ScanFinished, ScanStarted, ScanSummary
 from faceorganizer.scan.scanner import Scanner
 from faceorganizer.settings import ScanSettings
 from faceorganizer.store import Library, scans
@@ -195,3 +195,21 @@ def test_a_scan_killed_on_this_machine_lapses_at_once(library: Library) -> None:
         assert scans.live(session) == {there.id}
         assert scans.lapse(session) == 1
         assert session.scalars(select(Scan.machine)).all() == ["another-laptop"]
+
+
+def test_a_scan_holds_no_claim_on_files_another_scan_did(library: Library, folder: Path) -> None:
+    """Regression: a scan claimed the files it then found done by another, and kept those claims
+    until it ended; with four scans at once, each waited for files the others held that way."""
+    first = Scanner(library, lambda: fake_models(), ScanSettings()).scan([folder])
+    events = []
+    for event in first:
+        events.append(event)
+        if isinstance(event, ScanStarted):  # planned: every file is new to it
+            break
+    list(Scanner(library, lambda: fake_models(), ScanSettings()).scan([folder]))  # does them all
+    for event in first:
+        if isinstance(event, ScanFinished):
+            with library.reader() as session:  # still registered: its claims would show
+                assert session.scalar(select(func.count()).select_from(Claim)) == 0
+            assert (event.summary.new, event.summary.elsewhere) == (0, PHOTOS)
+    first.close()
