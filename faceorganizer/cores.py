@@ -37,15 +37,16 @@ def _folder() -> Path:
     return cache_dir() / "running"
 
 
-def _alive(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` of this machine is running, where that can be told."""
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
-        return True  # someone else's process, or we may not ask: count it
+    except (PermissionError, OSError, ValueError, OverflowError):
+        return True  # someone else's process, or we may not ask (or no such pid number): count it
     return True
 
 
@@ -87,7 +88,7 @@ def live_processes() -> int:
         for entry in os.scandir(_folder()):
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
-            if _alive(int(entry.name)):
+            if process_running(int(entry.name)):
                 count += 1
             else:
                 with contextlib.suppress(OSError):

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from sqlalchemy import delete, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
+from faceorganizer.cores import process_running
 from faceorganizer.store.database import Library
 from faceorganizer.store.schema import Claim, Scan, current_machine
 
@@ -35,26 +36,13 @@ def clock(session: Session) -> int:
     return int(session.execute(text("SELECT CAST(strftime('%s', 'now') AS INTEGER)")).scalar_one())
 
 
-def _running_here(pid: int) -> bool:
-    """Whether process ``pid`` of this machine is running (where that can be told)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError, ValueError, OverflowError):
-        return True  # another user's process, or a system that cannot tell: take it as running
-    return True
-
-
 def live(session: Session) -> set[int]:
     """The scans running now: beating, and, for those of this machine, their process still
     there (a scan killed here lapses at once; one killed elsewhere when its beats stop)."""
     machine = current_machine()
     rows = session.execute(select(Scan.id, Scan.machine, Scan.pid)
                            .where(Scan.heartbeat >= clock(session) - LAPSE))
-    return {scan_id for scan_id, where, pid in rows if where != machine or _running_here(pid)}
+    return {scan_id for scan_id, where, pid in rows if where != machine or process_running(pid)}
 
 
 def lapse(session: Session) -> int:
