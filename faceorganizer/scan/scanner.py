@@ -220,7 +220,6 @@ class Scanner:
         self.cancel = cancel or threading.Event()
         self._models_lock = threading.Lock()
         self._scan_id = 0  # this scan's registration (store.scans), while it runs
-        self._mine: set[tuple[int | None, str]] = set()  # files this scan has claimed
         self._candidate_at: dict[int, tuple[int | None, str]] = {}
         self._slots = threading.BoundedSemaphore(self.settings.workers)  # compute threads at once
 
@@ -454,7 +453,6 @@ class Scanner:
             if (row.id if row else None) != (work.known.id if work.known else None):
                 work = replace(work, known=row, allow_move=row is None)
             keep.append((position, work))
-            self._mine.add(key)
         queue.extendleft(reversed(keep))
         return chunk[-1][0] + 1
 
@@ -478,7 +476,6 @@ class Scanner:
                     continue
                 mine, _ = claim(session, self._scan_id, [(where[0], where[1])])
                 if mine:
-                    self._mine.add((where[0], where[1]))
                     return photo_id
         return None
 
@@ -671,4 +668,3 @@ class Scanner:
                 session.flush()
                 self.tag_conflicts.extend(apply_file_names(session, named))
             release(session, self._scan_id, [(r, p) for r, p in released if r is not None])
-            self._mine.difference_update(released)

@@ -9,7 +9,7 @@ commit. Version 1 is the first schema; ``tests/fixtures/library_v1.sql`` to
 ``library_v6.sql`` keep real libraries of those versions so every later migration is tested
 from them. A migration's DDL is written out here, not taken from the
 current models, so that it stays what it was when later schemas change. Libraries on a
-server start at schema 6, so the migrations before it are SQLite's only; later ones must run
+server start at schema 7, so the migrations up to it are SQLite's only; later ones must run
 on both (``conn.dialect.name`` tells them apart where they must differ).
 """
 
@@ -140,7 +140,7 @@ def _v5_to_v6(conn: Connection) -> None:
 _ROOT_PATHS = """CREATE TABLE root_paths (
     root_id INTEGER NOT NULL,
     machine VARCHAR(255) NOT NULL,
-    path TEXT{collate} NOT NULL,
+    path TEXT NOT NULL,
     PRIMARY KEY (root_id, machine),
     CONSTRAINT uq_root_paths_machine_path UNIQUE (machine, path),
     FOREIGN KEY(root_id) REFERENCES roots (id) ON DELETE CASCADE
@@ -174,21 +174,21 @@ _V7_PHOTOS = """CREATE TABLE _new_photos (
 )"""
 # A photo's root, as a prefix with one separator, and whether the photo's path starts with it.
 _ROOT_PREFIX = "rtrim((SELECT r.path FROM roots r WHERE r.id = photos.root_id), '/') || '/'"
-_IN_ROOT = (f"(photos.root_id IS NOT NULL AND "
-            f"substr(photos.{{path}}, 1, length({_ROOT_PREFIX})) = {_ROOT_PREFIX})")
-_RELATIVE = f"substr(photos.{{path}}, length({_ROOT_PREFIX}) + 1)"
+_IN_ROOT = f"(photos.root_id IS NOT NULL AND substr(photos.path, 1, length({_ROOT_PREFIX})) = {_ROOT_PREFIX})"
+_RELATIVE = f"substr(photos.path, length({_ROOT_PREFIX}) + 1)"
 
 
 _SCANS = """CREATE TABLE scans (
-    id {serial},
+    id INTEGER NOT NULL,
     machine VARCHAR(255) NOT NULL,
-    pid {big} NOT NULL,
-    started {big} NOT NULL,
-    heartbeat {big} NOT NULL{key}
+    pid INTEGER NOT NULL,
+    started INTEGER NOT NULL,
+    heartbeat INTEGER NOT NULL,
+    PRIMARY KEY (id)
 )"""
 _CLAIMS = """CREATE TABLE claims (
     root_id INTEGER NOT NULL,
-    rel TEXT{collate} NOT NULL,
+    rel TEXT NOT NULL,
     scan_id INTEGER NOT NULL,
     PRIMARY KEY (root_id, rel),
     FOREIGN KEY(root_id) REFERENCES roots (id) ON DELETE CASCADE,
@@ -201,24 +201,12 @@ def _v6_to_v7(conn: Connection) -> None:
     different places (/mnt/photos, /Volumes/photos) share them; where each machine finds a root
     goes in ``root_paths``. Two roots may have the same path (two laptops' own Pictures folders).
     A photo whose path is not inside its root (none should be) keeps its absolute path and no
-    root. Scans running at once, and the files each has claimed, have tables of their own."""
-    server = conn.dialect.name == "postgresql"
-    collate = ' COLLATE "C"' if server else ""
-    conn.exec_driver_sql(_ROOT_PATHS.format(collate=collate))
-    conn.exec_driver_sql(_SCANS.format(
-        serial="SERIAL NOT NULL" if server else "INTEGER NOT NULL", big="BIGINT" if server else "INTEGER",
-        key=",\n    PRIMARY KEY (id)"))
-    conn.exec_driver_sql(_CLAIMS.format(collate=collate))
+    root. Scans running at once, and the files each has claimed, have tables of their own. (A
+    library file only: libraries on a server begin at this schema.)"""
+    conn.exec_driver_sql(_ROOT_PATHS)
+    conn.exec_driver_sql(_SCANS)
+    conn.exec_driver_sql(_CLAIMS)
     conn.exec_driver_sql("CREATE INDEX ix_claims_scan_id ON claims (scan_id)")
-    in_root, relative = _IN_ROOT.format(path="path"), _RELATIVE.format(path="path")
-    if server:
-        conn.exec_driver_sql("ALTER TABLE roots DROP CONSTRAINT IF EXISTS roots_path_key")
-        conn.exec_driver_sql("ALTER TABLE photos DROP CONSTRAINT IF EXISTS photos_path_key")
-        conn.exec_driver_sql(f"UPDATE photos SET root_id = CASE WHEN {in_root} THEN root_id END, "
-                             f"path = CASE WHEN {in_root} THEN {relative} ELSE path END")
-        conn.exec_driver_sql("ALTER TABLE photos RENAME COLUMN path TO rel")
-        conn.exec_driver_sql("ALTER TABLE photos ADD CONSTRAINT uq_photos_root_rel UNIQUE (root_id, rel)")
-        return
     conn.exec_driver_sql(_V7_ROOTS)
     conn.exec_driver_sql("INSERT INTO _new_roots (id, path, added_at, last_scan_at) "
                          "SELECT id, path, added_at, last_scan_at FROM roots")
@@ -227,7 +215,7 @@ def _v6_to_v7(conn: Connection) -> None:
             "updated_at, warning, sidecar, detector")
     conn.exec_driver_sql(
         f"INSERT INTO _new_photos (id, root_id, rel, {kept}) SELECT id, "
-        f"CASE WHEN {in_root} THEN root_id END, CASE WHEN {in_root} THEN {relative} ELSE path END, "
+        f"CASE WHEN {_IN_ROOT} THEN root_id END, CASE WHEN {_IN_ROOT} THEN {_RELATIVE} ELSE path END, "
         f"{kept} FROM photos")
     conn.exec_driver_sql("DROP TABLE photos")
     conn.exec_driver_sql("DROP TABLE roots")

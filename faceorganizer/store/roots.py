@@ -143,10 +143,6 @@ def map_root(session: Session, root_id: int, path: str, *, shared: bool) -> Root
     return next(p for p in places(session, shared=shared) if p.id == root_id)
 
 
-def list_roots(session: Session) -> list[Root]:
-    return list(session.scalars(select(Root).order_by(Root.path)))
-
-
 def remove_root(session: Session, root_id: int) -> int:
     """Forget a folder: its photos and their faces go from the library (not from the disk).
     Returns how many photos were forgotten."""
